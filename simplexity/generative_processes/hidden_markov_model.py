@@ -1,0 +1,138 @@
+"""Hidden Markov models given by edge-labelled transition matrices."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+_ROW_SUM_TOLERANCE = 1e-6
+
+
+def stationary_distribution(transition_matrices: np.ndarray) -> np.ndarray:
+    """Returns the stationary distribution of the hidden-state chain.
+
+    Arguments:
+        transition_matrices: `T[x, i, j]`, shape `(vocab, states, states)`.
+
+    Returns:
+        `pi` with `pi @ sum_x T[x] = pi` and `sum(pi) = 1`, shape `(states,)`. For a chain with several
+        stationary distributions, the least-squares solution (one of them).
+    """
+    state_transitions = transition_matrices.sum(axis=0)
+    num_states = state_transitions.shape[0]
+    # Solve pi (M - I) = 0 together with sum(pi) = 1 as one overdetermined linear system.
+    system = np.vstack([state_transitions.T - np.eye(num_states), np.ones((1, num_states))])
+    target = np.zeros(num_states + 1)
+    target[-1] = 1.0
+    pi, *_ = np.linalg.lstsq(system, target, rcond=None)
+    pi = np.clip(pi, 0.0, None)
+    return pi / pi.sum()
+
+
+def _check_transition_matrices(transition_matrices: np.ndarray) -> None:
+    if transition_matrices.ndim != 3 or transition_matrices.shape[1] != transition_matrices.shape[2]:
+        raise ValueError(
+            f"transition_matrices must have shape (vocab, states, states), got {transition_matrices.shape}"
+        )
+    if np.any(transition_matrices < 0):
+        raise ValueError("transition_matrices of a hidden Markov model must be non-negative")
+    row_sums = transition_matrices.sum(axis=(0, 2))
+    if not np.allclose(row_sums, 1.0, atol=_ROW_SUM_TOLERANCE):
+        raise ValueError(f"sum over tokens and next states of T[x, i, j] must be 1 for every state i, got {row_sums}")
+
+
+class HiddenMarkovModel(eqx.Module):
+    """A hidden Markov model that emits token `x` while moving from state `i` to state `j`.
+
+    `T[x, i, j] = P(X = x, S' = j | S = i)`. Belief states are probability distributions over the hidden
+    states, shape `(states,)`.
+
+    Arguments:
+        transition_matrices: `T[x, i, j]`, shape `(vocab, states, states)`, non-negative, and
+            `sum_x sum_j T[x, i, j] = 1` for every `i`.
+        initial_state: distribution of the first hidden state, shape `(states,)`; the stationary
+            distribution when omitted.
+    """
+
+    transition_matrices: Float[Array, "vocab states states"]
+    initial_state: Float[Array, " states"]
+    # Row i holds the cumulative distribution of the joint outcome (x, j) flattened as x * states + j,
+    # so that sampling one step is a single uniform draw and a comparison against one row.
+    cumulative_outcomes: Float[Array, "states outcomes"]
+
+    def __init__(self, transition_matrices: ArrayLike, initial_state: ArrayLike | None = None):
+        matrices = np.asarray(transition_matrices, dtype=np.float64)
+        _check_transition_matrices(matrices)
+        if initial_state is None:
+            start = stationary_distribution(matrices)
+        else:
+            start = np.asarray(initial_state, dtype=np.float64)
+            if start.shape != (matrices.shape[1],) or np.any(start < 0) or not np.isclose(start.sum(), 1.0):
+                raise ValueError(
+                    f"initial_state must be a probability vector of length {matrices.shape[1]}, got {start}"
+                )
+        outcomes = matrices.transpose(1, 0, 2).reshape(matrices.shape[1], -1)
+        cumulative = np.cumsum(outcomes, axis=1)
+        cumulative /= cumulative[:, -1:]
+        self.transition_matrices = jnp.asarray(matrices, dtype=jnp.float32)
+        self.initial_state = jnp.asarray(start, dtype=jnp.float32)
+        self.cumulative_outcomes = jnp.asarray(cumulative, dtype=jnp.float32)
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of distinct tokens."""
+        return self.transition_matrices.shape[0]
+
+    @property
+    def num_states(self) -> int:
+        """Number of hidden states."""
+        return self.transition_matrices.shape[1]
+
+    def observation_probability_distribution(self, state: Float[Array, " states"]) -> Float[Array, " vocab"]:
+        """Returns `P(X = x | belief state)` for every token `x`."""
+        return jnp.einsum("i,xij->x", state, self.transition_matrices)
+
+    def transition_states(self, state: Float[Array, " states"], obs: Int[Array, ""]) -> Float[Array, " states"]:
+        """Returns the belief state after observing `obs` from belief `state` (Bayesian update)."""
+        unnormalized = state @ self.transition_matrices[obs]
+        return unnormalized / jnp.sum(unnormalized)
+
+    def generate(
+        self,
+        states: Float[Array, "batch states"],
+        keys: PRNGKeyArray,
+        sequence_len: int,
+    ) -> tuple[Float[Array, "batch states"], Int[Array, "batch seq"]]:
+        """Samples a batch of token sequences, each starting from its own belief state.
+
+        The hidden-state chain is sampled directly: per token one uniform draw and one comparison against
+        `vocab * states` cumulative probabilities; no belief state is tracked.
+
+        Arguments:
+            states: belief state each sequence starts from, shape `(batch, states)`.
+            keys: one PRNG key per sequence, shape `(batch,)`.
+            sequence_len: number of tokens per sequence.
+
+        Returns:
+            The one-hot hidden state each sequence ends in, shape `(batch, states)` (an exact state to
+            continue generating from), and the tokens, shape `(batch, seq)`.
+        """
+        return jax.vmap(self._generate_one, in_axes=(0, 0, None))(states, keys, sequence_len)
+
+    def _generate_one(
+        self, state: Float[Array, " states"], key: PRNGKeyArray, sequence_len: int
+    ) -> tuple[Float[Array, " states"], Int[Array, " seq"]]:
+        start_key, step_key = jax.random.split(key)
+        hidden = jax.random.choice(start_key, self.num_states, p=state)
+        uniforms = jax.random.uniform(step_key, (sequence_len,))
+
+        def step(hidden: Int[Array, ""], uniform: Float[Array, ""]) -> tuple[Int[Array, ""], Int[Array, ""]]:
+            outcome = jnp.sum(self.cumulative_outcomes[hidden] <= uniform)
+            outcome = jnp.minimum(outcome, self.cumulative_outcomes.shape[1] - 1)
+            token, next_hidden = jnp.divmod(outcome, self.num_states)
+            return next_hidden, token
+
+        final_hidden, tokens = jax.lax.scan(step, hidden, uniforms)
+        return jax.nn.one_hot(final_hidden, self.num_states), tokens

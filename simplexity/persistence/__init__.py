@@ -1,0 +1,5 @@
+"""Saving and restoring training state."""
+
+from simplexity.persistence.checkpointer import Checkpointer
+
+__all__ = ["Checkpointer"]

@@ -1,0 +1,210 @@
+"""The training loop: one compiled function generates data and takes many optimizer steps."""
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import optax
+from jaxtyping import Array, Int, PRNGKeyArray
+
+from simplexity.generative_processes import HiddenMarkovModel
+from simplexity.logging import MetricsLogger
+from simplexity.persistence import Checkpointer
+from simplexity.predictive_models import PredictiveModel
+from simplexity.training.data import sample_sequences
+from simplexity.training.loss import next_token_loss
+
+# Streams derived from the run's seed; fixed so that a run's data never depends on anything but seed and step.
+_TRAINING_DATA_STREAM = 1
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How long and on what to train.
+
+    Arguments:
+        sequence_len: tokens of context the model sees; sequences of `sequence_len + 1` tokens are sampled
+            so that every input position has a target.
+        batch_size: sequences per optimizer step.
+        num_steps: the step the run ends at (a resumed run counts the steps taken before it).
+        log_every: steps between logged metrics; metrics are averaged over those steps.
+        checkpoint_every: steps between checkpoints; None saves only at the end.
+    """
+
+    sequence_len: int
+    batch_size: int
+    num_steps: int
+    log_every: int
+    checkpoint_every: int | None = None
+
+
+class TrainState(eqx.Module):
+    """Everything that changes during training: parameters, optimizer state and the number of steps taken."""
+
+    params: Any
+    opt_state: optax.OptState
+    step: Int[Array, ""]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What `train` returns: the trained model, its final state and every logged metrics record."""
+
+    model: PredictiveModel
+    state: TrainState
+    metrics: list[dict[str, float]]
+
+
+def initial_train_state(model: PredictiveModel, optimizer: optax.GradientTransformation) -> TrainState:
+    """Returns the state of a run that has taken no step: the model's parameters (copied) and a fresh optimizer."""
+    params = jax.tree.map(jnp.copy, eqx.filter(model, eqx.is_array))
+    return TrainState(params=params, opt_state=optimizer.init(params), step=jnp.asarray(0, dtype=jnp.int32))
+
+
+def training_data_key(seed: int) -> PRNGKeyArray:
+    """Returns the key from which the batch of step `s` is drawn as `fold_in(key, s)`."""
+    return jax.random.fold_in(jax.random.key(seed), _TRAINING_DATA_STREAM)
+
+
+def make_train_chunk(
+    model: PredictiveModel,
+    process: HiddenMarkovModel,
+    optimizer: optax.GradientTransformation,
+    config: TrainingConfig,
+    data_key: PRNGKeyArray,
+) -> Callable[[TrainState, int], tuple[TrainState, dict[str, Array]]]:
+    """Returns `train_chunk(state, num_steps) -> (state, metric_sums)`, jit-compiled, donating `state`.
+
+    One call samples a fresh batch for each step from `fold_in(data_key, step)`, takes `num_steps` optimizer
+    steps inside `jax.lax.scan`, and returns per-metric sums over those steps; nothing leaves the device.
+    """
+    static = eqx.filter(model, eqx.is_array, inverse=True)
+
+    def loss_of_params(params: Any, tokens: Int[Array, "batch seq"]) -> Array:
+        return next_token_loss(eqx.combine(params, static), tokens)
+
+    def train_step(state: TrainState, _: None) -> tuple[TrainState, dict[str, Array]]:
+        tokens = sample_sequences(
+            process, jax.random.fold_in(data_key, state.step), config.batch_size, config.sequence_len + 1
+        )
+        loss, grads = jax.value_and_grad(loss_of_params)(state.params, tokens)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = eqx.apply_updates(state.params, updates)
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
+        return TrainState(params=params, opt_state=opt_state, step=state.step + 1), metrics
+
+    def train_chunk(state: TrainState, num_steps: int) -> tuple[TrainState, dict[str, Array]]:
+        state, metrics = jax.lax.scan(train_step, state, length=num_steps)
+        return state, jax.tree.map(jnp.sum, metrics)
+
+    return jax.jit(train_chunk, static_argnums=1, donate_argnums=0)
+
+
+def _next_stop(step: int, config: TrainingConfig) -> int:
+    """Returns the first step after `step` at which metrics are logged or a checkpoint is saved."""
+    stops = [config.num_steps, (step // config.log_every + 1) * config.log_every]
+    if config.checkpoint_every:
+        stops.append((step // config.checkpoint_every + 1) * config.checkpoint_every)
+    return min(stops)
+
+
+def train(
+    model: PredictiveModel,
+    process: HiddenMarkovModel,
+    optimizer: optax.GradientTransformation,
+    config: TrainingConfig,
+    *,
+    seed: int,
+    loggers: Sequence[MetricsLogger] = (),
+    checkpointer: Checkpointer | None = None,
+    resume_from: TrainState | None = None,
+) -> TrainResult:
+    """Trains `model` on sequences sampled from `process` until step `config.num_steps`.
+
+    The host loop runs only between logging and checkpoint points; everything between them is one compiled
+    call. The batch of step `s` depends only on `seed` and `s`, so a run resumed from a checkpoint continues
+    exactly as the uninterrupted run would have.
+
+    Arguments:
+        model: the model to train; its arrays are copied, never modified.
+        process: the generative process the training sequences come from.
+        optimizer: an optax gradient transformation.
+        config: lengths, sizes and intervals.
+        seed: the run's seed; the training data derive from it.
+        loggers: receive `{"loss", "grad_norm", "steps_per_second", "tokens_seen", ...}` every `log_every` steps.
+        checkpointer: saves the `TrainState` every `checkpoint_every` steps and at the end.
+        resume_from: the state to continue from (a restored checkpoint); a fresh one when None.
+
+    Returns:
+        The trained model, its final `TrainState` and the logged metrics.
+
+    Example:
+        >>> result = train(model, process, optax.adam(1e-3), TrainingConfig(64, 64, 1000, 100), seed=0)
+        >>> result.metrics[-1]["loss"]
+    """
+    state: TrainState = initial_train_state(model, optimizer) if resume_from is None else resume_from
+    train_chunk = make_train_chunk(model, process, optimizer, config, training_data_key(seed))
+    compiled_chunks: dict[int, Any] = {}
+    history: list[dict[str, float]] = []
+    interval = _IntervalMetrics()
+    step = int(state.step)
+    while step < config.num_steps:
+        num_steps = _next_stop(step, config) - step
+        if num_steps not in compiled_chunks:
+            start = time.perf_counter()
+            compiled_chunks[num_steps] = train_chunk.lower(state, num_steps).compile()  # pyright: ignore
+            interval.compile_seconds += time.perf_counter() - start
+        start = time.perf_counter()
+        state, sums = compiled_chunks[num_steps](state)
+        # The only device-to-host transfer between logging points: the chunk's summed metrics (a few scalars).
+        sums = jax.device_get(sums)
+        interval.add(sums, num_steps, time.perf_counter() - start)
+        step += num_steps
+        if not math.isfinite(sums["loss"]):
+            raise NonFiniteLossError(f"loss became non-finite between steps {step - num_steps} and {step}")
+        if step % config.log_every == 0 or step == config.num_steps:
+            record = interval.means()
+            record["tokens_seen"] = float(step * config.batch_size * config.sequence_len)
+            for logger in loggers:
+                logger.log(step, record)
+            history.append({"step": step, **record})
+            interval = _IntervalMetrics()
+        if checkpointer is not None and (
+            step == config.num_steps or (config.checkpoint_every and step % config.checkpoint_every == 0)
+        ):
+            checkpointer.save(step, state)
+    trained = eqx.combine(state.params, eqx.filter(model, eqx.is_array, inverse=True))
+    return TrainResult(model=trained, state=state, metrics=history)
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite; no checkpoint is written after it."""
+
+
+@dataclass
+class _IntervalMetrics:
+    """Metric sums over the steps since the last log, with the time they took."""
+
+    sums: dict[str, float] = field(default_factory=dict)
+    steps: int = 0
+    seconds: float = 0.0
+    compile_seconds: float = 0.0
+
+    def add(self, sums: dict[str, Any], steps: int, seconds: float) -> None:
+        for name, value in sums.items():
+            self.sums[name] = self.sums.get(name, 0.0) + float(value)
+        self.steps += steps
+        self.seconds += seconds
+
+    def means(self) -> dict[str, float]:
+        """Returns per-step means, steps per second, and the compile time if any compile happened."""
+        record = {name: value / self.steps for name, value in self.sums.items()}
+        record["steps_per_second"] = self.steps / self.seconds if self.seconds > 0 else math.inf
+        if self.compile_seconds:
+            record["compile_seconds"] = self.compile_seconds
+        return record

@@ -1,0 +1,43 @@
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from simplexity.config import ConfigError, validate_experiment_config
+
+CONFIG_DIR = str(Path(__file__).parents[2] / "configs")
+
+
+def composed(*overrides: str):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
+        return compose(config_name="train", overrides=list(overrides))
+
+
+def test_default_config_is_valid():
+    validate_experiment_config(composed())
+
+
+def test_model_vocab_size_comes_from_the_data():
+    cfg = composed("training_data_generator.vocab_size=5")
+    assert cfg.predictive_model.instance.vocab_size == 5
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("training.batch_size=-1", "training.batch_size=-1: must be a positive integer"),
+        ("training.sequence_len=0", "training.sequence_len=0"),
+        ("training.num_steps=abc", "training.num_steps='abc'"),
+        ("training.log_every=5000", "training.log_every=5000: must be at most training.num_steps=1000"),
+        ("training.checkpoint_every=0", "training.checkpoint_every=0: must be a positive integer or null"),
+        ("seed=-3", "seed=-3"),
+        ("predictive_model.instance.vocab_size=4", "must equal training_data_generator.vocab_size=3"),
+        ("predictive_model.load_checkpoint_step=soon", "predictive_model.load_checkpoint_step='soon'"),
+        ("training.optimizer.instance.learning_rate=-0.1", "learning_rate=-0.1: must be a positive number"),
+        ("persistence.max_to_keep=0", "persistence.max_to_keep=0"),
+        ("~training.batch_size", "training.batch_size: missing required key"),
+    ],
+)
+def test_bad_values_name_their_key(override, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        validate_experiment_config(composed(override))

@@ -1,0 +1,96 @@
+"""`run_experiment.py` end to end, in subprocesses, as a user runs it."""
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[1]
+pytestmark = pytest.mark.slow
+
+
+def run_experiment(*overrides: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "run_experiment.py", *overrides],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def file_digests(directory: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(directory)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Path:
+    """A tiny run to step 4, then resumed from its latest checkpoint to step 6 in the same directory."""
+    run_dir = tmp_path_factory.mktemp("run")
+    first = run_experiment("training=tiny", "training.num_steps=4", f"hydra.run.dir={run_dir}")
+    assert first.returncode == 0, first.stderr
+    resumed = run_experiment(
+        "training=tiny", "predictive_model.load_checkpoint_step=latest", f"hydra.run.dir={run_dir}"
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert "starting at step 4 of 6" in resumed.stdout
+    return run_dir
+
+
+def test_run_writes_config_metrics_and_checkpoints(finished_run):
+    assert (finished_run / "config.yaml").is_file()
+    assert "vocab_size: 3" in (finished_run / "config.yaml").read_text()
+    assert (finished_run / "config.1.yaml").is_file()  # the resumed run keeps the first run's config
+    records = [json.loads(line) for line in (finished_run / "metrics.jsonl").read_text().splitlines()]
+    assert [record["step"] for record in records] == [2, 4, 6]
+    assert all("loss" in record for record in records)
+    assert sorted(int(path.name) for path in (finished_run / "checkpoints").iterdir()) == [2, 4, 6]
+
+
+def test_resume_from_another_directory(finished_run, tmp_path):
+    result = run_experiment(
+        "training=tiny",
+        "training.num_steps=8",
+        "predictive_model.load_checkpoint_step=6",
+        f"predictive_model.load_checkpoint_dir={finished_run / 'checkpoints'}",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(int(path.name) for path in (tmp_path / "checkpoints").iterdir()) == [8]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "predictive_model=nope",
+            "predictive_model=nope: no such option in config group 'predictive_model'; available: gru_rnn",
+        ),
+        ("training.batch_size=-1", "training.batch_size=-1: must be a positive integer"),
+        ("training.batchsize=3", "training.batchsize: no such key"),
+        ("training_data_generator.instance.x=0.9", "training_data_generator.instance: x=0.9 must be in [0, 0.5]"),
+        (
+            "predictive_model.load_checkpoint_step=3",
+            "predictive_model.load_checkpoint_step=3: no checkpoint of that step",
+        ),
+        ("training.num_steps=8", "already holds checkpoints [2, 4, 6]"),
+    ],
+)
+def test_mistakes_exit_with_one_line_and_change_no_file(finished_run, override, expected):
+    before = file_digests(finished_run)
+    result = run_experiment("training=tiny", override, f"hydra.run.dir={finished_run}")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert expected in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert file_digests(finished_run) == before

@@ -1,0 +1,91 @@
+import math
+
+import equinox as eqx
+import jax
+import numpy as np
+import optax
+import pytest
+
+from simplexity.persistence import Checkpointer
+from simplexity.predictive_models import build_gru_rnn
+from simplexity.training import NonFiniteLossError, TrainingConfig, initial_train_state, sample_sequences, train
+from simplexity.training.trainer import _next_stop
+
+TINY = TrainingConfig(sequence_len=8, batch_size=8, num_steps=12, log_every=4, checkpoint_every=6)
+
+
+def params_of(model):
+    return jax.tree.leaves(eqx.filter(model, eqx.is_array))
+
+
+def test_loss_decreases_on_mess3(mess3):
+    model = build_gru_rnn(vocab_size=3, embedding_size=8, num_layers=1, hidden_size=32, seed=0)
+    config = TrainingConfig(sequence_len=16, batch_size=32, num_steps=300, log_every=50)
+    result = train(model, mess3, optax.adam(3e-3), config, seed=0)
+    losses = [record["loss"] for record in result.metrics]
+    assert [record["step"] for record in result.metrics] == [50, 100, 150, 200, 250, 300]
+    assert losses[-1] < losses[0]
+    assert losses[-1] < math.log(3) - 0.005
+
+
+def test_resumed_run_ends_bit_identical_to_uninterrupted_run(mess3, tiny_gru_rnn, tmp_path):
+    optimizer = optax.adam(1e-2)
+    straight = Checkpointer(tmp_path / "straight")
+    uninterrupted = train(tiny_gru_rnn, mess3, optimizer, TINY, seed=5, checkpointer=straight)
+    assert straight.steps() == [6, 12]
+
+    first_half = TrainingConfig(**{**TINY.__dict__, "num_steps": 6})
+    interrupted = Checkpointer(tmp_path / "interrupted")
+    train(tiny_gru_rnn, mess3, optimizer, first_half, seed=5, checkpointer=interrupted)
+    restored = interrupted.restore(6, initial_train_state(tiny_gru_rnn, optimizer))
+    resumed = train(tiny_gru_rnn, mess3, optimizer, TINY, seed=5, resume_from=restored)
+
+    assert int(resumed.state.step) == 12
+    for a, b in zip(params_of(uninterrupted.model), params_of(resumed.model), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [r["step"] for r in resumed.metrics] == [8, 12]
+
+
+def test_training_leaves_the_given_model_untouched(mess3, tiny_gru_rnn):
+    before = [np.array(leaf) for leaf in params_of(tiny_gru_rnn)]
+    result = train(tiny_gru_rnn, mess3, optax.adam(1e-2), TINY, seed=0)
+    for a, b in zip(before, params_of(tiny_gru_rnn), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, params_of(result.model), strict=True))
+
+
+def test_different_seeds_draw_different_data(mess3, tiny_gru_rnn):
+    first = train(tiny_gru_rnn, mess3, optax.adam(1e-2), TINY, seed=0).metrics
+    other = train(tiny_gru_rnn, mess3, optax.adam(1e-2), TINY, seed=1).metrics
+    assert first[0]["loss"] != other[0]["loss"]
+
+
+def test_non_finite_loss_stops_the_run_before_any_later_checkpoint(mess3, tiny_gru_rnn, tmp_path):
+    checkpointer = Checkpointer(tmp_path)
+    with pytest.raises(NonFiniteLossError, match="between steps 0 and 4"):
+        train(tiny_gru_rnn, mess3, optax.scale(math.nan), TINY, seed=0, checkpointer=checkpointer)
+    assert checkpointer.steps() == []
+
+
+def test_metrics_records_have_the_logged_fields(mess3, tiny_gru_rnn):
+    records = train(tiny_gru_rnn, mess3, optax.adam(1e-2), TINY, seed=0).metrics
+    assert {"step", "loss", "grad_norm", "steps_per_second", "tokens_seen"} <= set(records[0])
+    assert "compile_seconds" in records[0]
+    assert records[-1]["tokens_seen"] == 12 * 8 * 8
+
+
+@pytest.mark.parametrize(
+    ("step", "log_every", "checkpoint_every", "expected"),
+    [(0, 4, 6, 4), (4, 4, 6, 6), (6, 4, 6, 8), (8, 4, None, 12), (11, 4, 6, 12)],
+)
+def test_chunks_stop_at_every_log_and_checkpoint_step(step, log_every, checkpoint_every, expected):
+    config = TrainingConfig(
+        sequence_len=2, batch_size=2, num_steps=12, log_every=log_every, checkpoint_every=checkpoint_every
+    )
+    assert _next_stop(step, config) == expected
+
+
+def test_sampled_batches_depend_only_on_the_key(mess3):
+    key = jax.random.key(7)
+    np.testing.assert_array_equal(sample_sequences(mess3, key, 4, 9), sample_sequences(mess3, key, 4, 9))
+    assert sample_sequences(mess3, key, 4, 9).shape == (4, 9)
