@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from simplexity.config import ConfigError, validate_experiment_config
 from simplexity.config.errors import one_line
-from simplexity.generative_processes import HiddenMarkovModel
+from simplexity.generative_processes import GenerativeProcess
 from simplexity.logging import ConsoleLogger, JsonlLogger
 from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import PredictiveModel
@@ -25,7 +25,7 @@ from simplexity.training import TrainingConfig, TrainState, initial_train_state,
 class Experiment:
     """Everything an experiment config builds."""
 
-    process: HiddenMarkovModel
+    process: GenerativeProcess
     model: PredictiveModel
     optimizer: optax.GradientTransformation
     training: TrainingConfig

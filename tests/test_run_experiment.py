@@ -76,7 +76,10 @@ def test_resume_from_another_directory(finished_run, tmp_path):
         ),
         ("training.batch_size=-1", "training.batch_size=-1: must be a positive integer"),
         ("training.batchsize=3", "training.batchsize: no such key"),
-        ("training_data_generator.instance.x=0.9", "training_data_generator.instance: x=0.9 must be in [0, 0.5]"),
+        (
+            "training_data_generator.instance.x=0.9",
+            "training_data_generator.instance: mess3: x=0.9 must be in [0, 0.5]",
+        ),
         (
             "predictive_model.load_checkpoint_step=3",
             "predictive_model.load_checkpoint_step=3: no checkpoint of that step",

@@ -1,34 +1,65 @@
 """Builds generative processes by name, for Hydra `_target_`s and notebooks alike."""
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from simplexity.generative_processes import transition_matrices
+from simplexity.generative_processes.generalized_hidden_markov_model import GeneralizedHiddenMarkovModel
 from simplexity.generative_processes.hidden_markov_model import HiddenMarkovModel
 
-HMM_TRANSITION_MATRICES: dict[str, Callable[..., np.ndarray]] = {
+HMM_PROCESSES: dict[str, Callable[..., np.ndarray]] = {
     "mess3": transition_matrices.mess3,
 }
+GHMM_PROCESSES: dict[str, Callable[..., np.ndarray]] = {}
 
 
-def build_hidden_markov_model(process_name: str, **params: float) -> HiddenMarkovModel:
+def _transition_matrices(registry: dict[str, Callable[..., np.ndarray]], kind: str, process_name: str, params: Any):
+    if process_name not in registry:
+        allowed = ", ".join(sorted(registry))
+        raise ValueError(f"process_name={process_name!r} is not a registered {kind}; allowed: {allowed}")
+    try:
+        return registry[process_name](**params)
+    except (TypeError, ValueError) as error:  # a bad value, or an unknown or missing parameter name
+        raise ValueError(f"{process_name}: {error}") from error
+
+
+def build_hidden_markov_model(process_name: str, **params: Any) -> HiddenMarkovModel:
     """Returns the hidden Markov model of a registered process.
 
     Arguments:
-        process_name: one of `HMM_TRANSITION_MATRICES`.
+        process_name: one of `HMM_PROCESSES`.
         **params: the process's parameters (see its function in `transition_matrices`).
+
+    Raises:
+        ValueError: naming the process, the parameter and what is allowed.
 
     Example:
         >>> process = build_hidden_markov_model("mess3", x=0.15, a=0.6)
         >>> process.vocab_size
         3
     """
-    if process_name not in HMM_TRANSITION_MATRICES:
-        allowed = ", ".join(sorted(HMM_TRANSITION_MATRICES))
-        raise ValueError(f"process_name={process_name!r} is not a registered hidden Markov model; allowed: {allowed}")
+    matrices = _transition_matrices(HMM_PROCESSES, "hidden Markov model", process_name, params)
     try:
-        matrices = HMM_TRANSITION_MATRICES[process_name](**params)
-    except TypeError as error:  # an unknown or missing parameter name
+        return HiddenMarkovModel(matrices)
+    except ValueError as error:
         raise ValueError(f"{process_name}: {error}") from error
-    return HiddenMarkovModel(matrices)
+
+
+def build_generalized_hidden_markov_model(process_name: str, **params: Any) -> GeneralizedHiddenMarkovModel:
+    """Returns the generalized hidden Markov model of a registered process (any of HMMs and GHMMs).
+
+    Arguments:
+        process_name: one of `GHMM_PROCESSES` or `HMM_PROCESSES`.
+        **params: the process's parameters (see its function in `transition_matrices`).
+
+    Raises:
+        ValueError: naming the process, the parameter and what is allowed.
+    """
+    registry = GHMM_PROCESSES | HMM_PROCESSES
+    matrices = _transition_matrices(registry, "generalized hidden Markov model", process_name, params)
+    try:
+        return GeneralizedHiddenMarkovModel(matrices)
+    except ValueError as error:
+        raise ValueError(f"{process_name}: {error}") from error

@@ -1,11 +1,12 @@
-"""Hidden Markov models given by edge-labelled transition matrices."""
+"""Hidden Markov models: non-negative, row-stochastic transition matrices, sampled along the hidden chain."""
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from simplexity.generative_processes.generalized_hidden_markov_model import GeneralizedHiddenMarkovModel
 
 _ROW_SUM_TOLERANCE = 1e-6
 
@@ -43,11 +44,11 @@ def _check_transition_matrices(transition_matrices: np.ndarray) -> None:
         raise ValueError(f"sum over tokens and next states of T[x, i, j] must be 1 for every state i, got {row_sums}")
 
 
-class HiddenMarkovModel(eqx.Module):
+class HiddenMarkovModel(GeneralizedHiddenMarkovModel):
     """A hidden Markov model that emits token `x` while moving from state `i` to state `j`.
 
-    `T[x, i, j] = P(X = x, S' = j | S = i)`. Belief states are probability distributions over the hidden
-    states, shape `(states,)`.
+    `T[x, i, j] = P(X = x, S' = j | S = i)`. States are beliefs: probability distributions over the hidden
+    states, shape `(states,)`; the normalising eigenvector is all ones.
 
     Arguments:
         transition_matrices: `T[x, i, j]`, shape `(vocab, states, states)`, non-negative, and
@@ -56,8 +57,6 @@ class HiddenMarkovModel(eqx.Module):
             distribution when omitted.
     """
 
-    transition_matrices: Float[Array, "vocab states states"]
-    initial_state: Float[Array, " states"]
     # Row i holds the cumulative distribution of the joint outcome (x, j) flattened as x * states + j,
     # so that sampling one step is a single uniform draw and a comparison against one row.
     cumulative_outcomes: Float[Array, "states outcomes"]
@@ -78,50 +77,38 @@ class HiddenMarkovModel(eqx.Module):
         cumulative /= cumulative[:, -1:]
         self.transition_matrices = jnp.asarray(matrices, dtype=jnp.float32)
         self.initial_state = jnp.asarray(start, dtype=jnp.float32)
+        self.normalizing_eigenvector = jnp.ones(matrices.shape[1], dtype=jnp.float32)
         self.cumulative_outcomes = jnp.asarray(cumulative, dtype=jnp.float32)
-
-    @property
-    def vocab_size(self) -> int:
-        """Number of distinct tokens."""
-        return self.transition_matrices.shape[0]
-
-    @property
-    def num_states(self) -> int:
-        """Number of hidden states."""
-        return self.transition_matrices.shape[1]
-
-    def observation_probability_distribution(self, state: Float[Array, " states"]) -> Float[Array, " vocab"]:
-        """Returns `P(X = x | belief state)` for every token `x`."""
-        return jnp.einsum("i,xij->x", state, self.transition_matrices)
-
-    def transition_states(self, state: Float[Array, " states"], obs: Int[Array, ""]) -> Float[Array, " states"]:
-        """Returns the belief state after observing `obs` from belief `state` (Bayesian update)."""
-        unnormalized = state @ self.transition_matrices[obs]
-        return unnormalized / jnp.sum(unnormalized)
 
     def generate(
         self,
         states: Float[Array, "batch states"],
         keys: PRNGKeyArray,
         sequence_len: int,
-    ) -> tuple[Float[Array, "batch states"], Int[Array, "batch seq"]]:
+        return_all_states: bool = False,
+    ) -> tuple[Float[Array, "batch ..."], Int[Array, "batch seq"]]:
         """Samples a batch of token sequences, each starting from its own belief state.
 
-        The hidden-state chain is sampled directly: per token one uniform draw and one comparison against
-        `vocab * states` cumulative probabilities; no belief state is tracked.
+        Without `return_all_states` the hidden-state chain is sampled directly: per token one uniform draw
+        compared against the `vocab * states` cumulative probabilities of the current hidden state; no belief
+        is tracked. With it, the exact belief after every token is tracked (see
+        `GeneralizedHiddenMarkovModel.generate`). Both sample the same distribution of sequences.
 
         Arguments:
             states: belief state each sequence starts from, shape `(batch, states)`.
             keys: one PRNG key per sequence, shape `(batch,)`.
             sequence_len: number of tokens per sequence.
+            return_all_states: return the belief after every token, `(batch, seq, states)`.
 
         Returns:
-            The one-hot hidden state each sequence ends in, shape `(batch, states)` (an exact state to
-            continue generating from), and the tokens, shape `(batch, seq)`.
+            The states and the tokens, shape `(batch, seq)`. Without `return_all_states` the state is the
+            one-hot hidden state each sequence ends in, `(batch, states)`: an exact state to continue from.
         """
-        return jax.vmap(self._generate_one, in_axes=(0, 0, None))(states, keys, sequence_len)
+        if return_all_states:
+            return super().generate(states, keys, sequence_len, return_all_states=True)
+        return jax.vmap(self._generate_hidden_chain, in_axes=(0, 0, None))(states, keys, sequence_len)
 
-    def _generate_one(
+    def _generate_hidden_chain(
         self, state: Float[Array, " states"], key: PRNGKeyArray, sequence_len: int
     ) -> tuple[Float[Array, " states"], Int[Array, " seq"]]:
         start_key, step_key = jax.random.split(key)

@@ -4,11 +4,11 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Int, PRNGKeyArray
 
-from simplexity.generative_processes import HiddenMarkovModel
+from simplexity.generative_processes import GenerativeProcess
 
 
 def sample_sequences(
-    process: HiddenMarkovModel, key: PRNGKeyArray, batch_size: int, sequence_len: int
+    process: GenerativeProcess, key: PRNGKeyArray, batch_size: int, sequence_len: int
 ) -> Int[Array, "batch seq"]:
     """Returns `batch_size` independent token sequences, each started from the process's initial state.
 

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Int, PRNGKeyArray
 
-from simplexity.generative_processes import HiddenMarkovModel
+from simplexity.generative_processes import GenerativeProcess
 from simplexity.logging import MetricsLogger
 from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import PredictiveModel
@@ -73,7 +73,7 @@ def training_data_key(seed: int) -> PRNGKeyArray:
 
 def make_train_chunk(
     model: PredictiveModel,
-    process: HiddenMarkovModel,
+    process: GenerativeProcess,
     optimizer: optax.GradientTransformation,
     config: TrainingConfig,
     data_key: PRNGKeyArray,
@@ -115,7 +115,7 @@ def _next_stop(step: int, config: TrainingConfig) -> int:
 
 def train(
     model: PredictiveModel,
-    process: HiddenMarkovModel,
+    process: GenerativeProcess,
     optimizer: optax.GradientTransformation,
     config: TrainingConfig,
     *,

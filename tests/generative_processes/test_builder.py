@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from simplexity.generative_processes import build_hidden_markov_model, mess3
+from simplexity.generative_processes import build_hidden_markov_model
+from simplexity.generative_processes.transition_matrices import mess3
 
 
 def test_mess3_matches_its_definition():
