@@ -3,7 +3,7 @@
 import pytest
 
 from simplexity.generative_processes import HiddenMarkovModel, build_hidden_markov_model
-from simplexity.predictive_models import GRURNN, build_gru_rnn
+from simplexity.predictive_models import RecurrentNetwork, build_gru_rnn
 
 
 @pytest.fixture(scope="session")
@@ -12,5 +12,5 @@ def mess3() -> HiddenMarkovModel:
 
 
 @pytest.fixture(scope="session")
-def tiny_gru_rnn() -> GRURNN:
+def tiny_gru_rnn() -> RecurrentNetwork:
     return build_gru_rnn(vocab_size=3, embedding_size=4, num_layers=2, hidden_size=8, seed=0)

@@ -11,8 +11,21 @@ from simplexity.generative_processes.hidden_markov_model import HiddenMarkovMode
 
 HMM_PROCESSES: dict[str, Callable[..., np.ndarray]] = {
     "mess3": transition_matrices.mess3,
+    "coin": transition_matrices.coin,
+    "days_of_week": transition_matrices.days_of_week,
+    "even_ones": transition_matrices.even_ones,
+    "no_consecutive_ones": transition_matrices.no_consecutive_ones,
+    "mr_name": transition_matrices.mr_name,
+    "rrxor": transition_matrices.rrxor,
+    "sns": transition_matrices.sns,
+    "zero_one_random": transition_matrices.zero_one_random,
+    "matching_parens": transition_matrices.matching_parens,
 }
-GHMM_PROCESSES: dict[str, Callable[..., np.ndarray]] = {}
+GHMM_PROCESSES: dict[str, Callable[..., np.ndarray]] = {
+    "fanizza": transition_matrices.fanizza,
+    "post_quantum": transition_matrices.post_quantum,
+    "tom_quantum": transition_matrices.tom_quantum,
+}
 
 
 def _transition_matrices(registry: dict[str, Callable[..., np.ndarray]], kind: str, process_name: str, params: Any):

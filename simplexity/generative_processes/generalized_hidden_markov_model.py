@@ -34,13 +34,20 @@ class GeneralizedHiddenMarkovModel(eqx.Module):
         transition_matrices: `T`, shape `(vocab, states, states)`.
         initial_state: the state sequences start from, shape `(states,)`; the stationary state (the left
             principal eigenvector of `M`) when omitted. It is rescaled so that `initial_state @ r = 1`.
+        normalizing_eigenvector: `r`, when the principal eigenvalue of `M` is degenerate (a nonergodic
+            process) and the principal eigenvector found numerically would not be the right one.
     """
 
     transition_matrices: Float[Array, "vocab states states"]
     initial_state: Float[Array, " states"]
     normalizing_eigenvector: Float[Array, " states"]
 
-    def __init__(self, transition_matrices: ArrayLike, initial_state: ArrayLike | None = None):
+    def __init__(
+        self,
+        transition_matrices: ArrayLike,
+        initial_state: ArrayLike | None = None,
+        normalizing_eigenvector: ArrayLike | None = None,
+    ):
         matrices = np.asarray(transition_matrices, dtype=np.float64)
         if matrices.ndim != 3 or matrices.shape[1] != matrices.shape[2]:
             raise ValueError(f"transition_matrices must have shape (vocab, states, states), got {matrices.shape}")
@@ -48,7 +55,12 @@ class GeneralizedHiddenMarkovModel(eqx.Module):
         if radius <= 0:
             raise ValueError("sum_x T[x] must have a positive principal eigenvalue")
         matrices = matrices / radius
-        right = right / right.sum() * len(right) if abs(right.sum()) > 1e-12 else right
+        if normalizing_eigenvector is not None:
+            right = np.asarray(normalizing_eigenvector, dtype=np.float64)
+            if not np.allclose(matrices.sum(axis=0) @ right, right, atol=1e-6):
+                raise ValueError("normalizing_eigenvector must satisfy (sum_x T[x]) @ r = r")
+        elif abs(right.sum()) > 1e-12:
+            right = right / right.sum() * len(right)
         start = left if initial_state is None else np.asarray(initial_state, dtype=np.float64)
         if start.shape != (matrices.shape[1],):
             raise ValueError(f"initial_state must have shape ({matrices.shape[1]},), got {start.shape}")

@@ -1,11 +1,11 @@
-"""A stacked GRU recurrent network over token embeddings."""
+"""The gated recurrent unit (GRU) layer."""
 
 import math
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray
 
 
 class GRULayer(eqx.Module):
@@ -53,58 +53,3 @@ class GRULayer(eqx.Module):
 
         _, hidden_states = jax.lax.scan(step, jnp.zeros(self.hidden_size, inputs.dtype), input_gates)
         return hidden_states
-
-
-class GRURNN(eqx.Module):
-    """Token embedding, stacked GRU layers and a linear read-out to next-token logits.
-
-    Arguments:
-        vocab_size: number of distinct tokens.
-        embedding_size: features of the token embedding.
-        num_layers: number of stacked GRU layers.
-        hidden_size: hidden features of every GRU layer.
-        key: PRNG key for all parameters.
-    """
-
-    embedding: Float[Array, "vocab embedding"]
-    layers: tuple[GRULayer, ...]
-    head: eqx.nn.Linear
-
-    def __init__(self, vocab_size: int, embedding_size: int, num_layers: int, hidden_size: int, *, key: PRNGKeyArray):
-        embedding_key, head_key, *layer_keys = jax.random.split(key, num_layers + 2)
-        self.embedding = jax.random.normal(embedding_key, (vocab_size, embedding_size))
-        input_sizes = [embedding_size] + [hidden_size] * (num_layers - 1)
-        self.layers = tuple(
-            GRULayer(size, hidden_size, key=layer_key) for size, layer_key in zip(input_sizes, layer_keys, strict=True)
-        )
-        self.head = eqx.nn.Linear(hidden_size, vocab_size, key=head_key)
-
-    def __call__(self, tokens: Int[Array, "batch seq"]) -> Float[Array, "batch seq vocab"]:
-        """Returns next-token logits for a batch of sequences."""
-        return jax.vmap(self.sequence_logits)(tokens)
-
-    def sequence_logits(self, tokens: Int[Array, " seq"]) -> Float[Array, "seq vocab"]:
-        """Returns next-token logits for one sequence."""
-        features = self.embedding[tokens]
-        for layer in self.layers:
-            features = layer(features)
-        return jax.vmap(self.head)(features)
-
-
-def build_gru_rnn(vocab_size: int, embedding_size: int, num_layers: int, hidden_size: int, seed: int) -> GRURNN:
-    """Returns a GRU-RNN initialised from `seed`.
-
-    Example:
-        >>> model = build_gru_rnn(vocab_size=3, embedding_size=8, num_layers=2, hidden_size=16, seed=0)
-        >>> model(jnp.zeros((4, 10), dtype=jnp.int32)).shape
-        (4, 10, 3)
-    """
-    for name, value in [
-        ("vocab_size", vocab_size),
-        ("embedding_size", embedding_size),
-        ("num_layers", num_layers),
-        ("hidden_size", hidden_size),
-    ]:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive integer")
-    return GRURNN(vocab_size, embedding_size, num_layers, hidden_size, key=jax.random.key(seed))

@@ -42,6 +42,6 @@ def test_every_parameter_receives_a_gradient(tiny_gru_rnn):
 
 @pytest.mark.parametrize("name", ["vocab_size", "embedding_size", "num_layers", "hidden_size"])
 def test_builder_rejects_non_positive_sizes(name):
-    sizes = {"vocab_size": 3, "embedding_size": 4, "num_layers": 1, "hidden_size": 8} | {name: 0}
+    sizes: dict[str, int] = {"vocab_size": 3, "embedding_size": 4, "num_layers": 1, "hidden_size": 8} | {name: 0}
     with pytest.raises(ValueError, match=f"{name}=0"):
-        build_gru_rnn(**sizes, seed=0)
+        build_gru_rnn(sizes["vocab_size"], sizes["embedding_size"], sizes["num_layers"], sizes["hidden_size"], seed=0)

@@ -1,0 +1,185 @@
+"""Mixed-state presentations: the beliefs an observer holds after each word, with their probabilities.
+
+Everything here runs on the host in float64 numpy: the quantities are exact up to rounding, and the number of
+mixed states, not arithmetic, is what limits them.
+"""
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from simplexity.generative_processes.generative_process import GenerativeProcess
+
+
+@dataclass(frozen=True)
+class ProcessArrays:
+    """A process's matrices, normalising vector and initial state as float64 numpy arrays."""
+
+    transition_matrices: np.ndarray
+    normalizing_eigenvector: np.ndarray
+    initial_state: np.ndarray
+
+    @classmethod
+    def of(cls, process: GenerativeProcess) -> "ProcessArrays":
+        """Returns the arrays of `process` (an HMM's normalising vector is all ones)."""
+        matrices = np.asarray(process.transition_matrices, dtype=np.float64)  # pyright: ignore[reportAttributeAccessIssue]
+        normalizer = getattr(process, "normalizing_eigenvector", None)
+        normalizer = np.ones(matrices.shape[1]) if normalizer is None else np.asarray(normalizer, dtype=np.float64)
+        start = np.asarray(process.initial_state, dtype=np.float64)
+        return cls(matrices, normalizer, start / (start @ normalizer))
+
+    def successors(self, beliefs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Returns `P(x | belief)`, shape `(n, vocab)`, and the belief after each `x`, shape `(n, vocab, states)`.
+
+        A successor of probability 0 is returned as zeros.
+        """
+        unnormalized = np.einsum("ni,xij->nxj", beliefs, self.transition_matrices)
+        probabilities = unnormalized @ self.normalizing_eigenvector
+        safe = np.where(probabilities > 0, probabilities, 1.0)
+        successors = np.where((probabilities > 0)[..., None], unnormalized / safe[..., None], 0.0)
+        return np.clip(probabilities, 0.0, None), successors
+
+
+@dataclass(frozen=True)
+class BeliefLayer:
+    """The distinct beliefs after exactly `length` tokens from the initial state, with their probabilities.
+
+    `probabilities[k]` is the total probability of the words that lead to `beliefs[k]`.
+    """
+
+    length: int
+    beliefs: np.ndarray
+    probabilities: np.ndarray
+
+
+@dataclass(frozen=True)
+class WordBeliefs:
+    """Every word of one length with its probability and the belief it leads to."""
+
+    words: np.ndarray  # (n, length) int
+    probabilities: np.ndarray  # (n,)
+    beliefs: np.ndarray  # (n, states)
+
+
+def _merge_equal_beliefs(
+    beliefs: np.ndarray, probabilities: np.ndarray, decimals: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Returns the distinct beliefs (equal to `decimals` places) and the summed probability of each."""
+    keys = np.round(beliefs, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0 so both land in one group
+    unique, first_index, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    del unique
+    merged = np.zeros(len(first_index))
+    np.add.at(merged, inverse.reshape(-1), probabilities)
+    return beliefs[first_index], merged
+
+
+def iter_belief_layers(
+    process: GenerativeProcess, min_probability: float = 0.0, decimals: int = 12
+) -> Iterator[BeliefLayer]:
+    """Yields the belief layers for lengths 0, 1, 2, ..., merging words that reach the same belief.
+
+    Merging keeps each layer no larger than the number of distinct mixed states, so a process whose
+    mixed-state presentation is finite is handled to any length.
+
+    Arguments:
+        process: any generative process.
+        min_probability: drop mixed states whose probability is at most this (0 keeps every reachable one).
+        decimals: beliefs equal to this many decimal places are merged.
+    """
+    arrays = ProcessArrays.of(process)
+    layer = BeliefLayer(0, arrays.initial_state[None, :], np.ones(1))
+    while True:
+        yield layer
+        token_probabilities, successors = arrays.successors(layer.beliefs)
+        joint = (layer.probabilities[:, None] * token_probabilities).reshape(-1)
+        keep = joint > min_probability
+        beliefs, probabilities = _merge_equal_beliefs(
+            successors.reshape(-1, successors.shape[-1])[keep], joint[keep], decimals
+        )
+        layer = BeliefLayer(layer.length + 1, beliefs, probabilities)
+
+
+def belief_layers(
+    process: GenerativeProcess, max_length: int, min_probability: float = 0.0, decimals: int = 12
+) -> list[BeliefLayer]:
+    """Returns the belief layers for lengths `0..max_length` (see `iter_belief_layers`)."""
+    return list(itertools.islice(iter_belief_layers(process, min_probability, decimals), max_length + 1))
+
+
+def word_beliefs(process: GenerativeProcess, length: int, min_probability: float = 0.0) -> WordBeliefs:
+    """Returns every word of `length` tokens of probability above `min_probability`, its probability and belief.
+
+    Words are not merged: distinct words that reach the same belief are all listed (what an analysis of a
+    model's activations needs). The number of words grows as `vocab ** length`.
+    """
+    arrays = ProcessArrays.of(process)
+    words = np.zeros((1, 0), dtype=np.int32)
+    beliefs, probabilities = arrays.initial_state[None, :], np.ones(1)
+    vocab = arrays.transition_matrices.shape[0]
+    for _ in range(length):
+        token_probabilities, successors = arrays.successors(beliefs)
+        joint = (probabilities[:, None] * token_probabilities).reshape(-1)
+        keep = joint > min_probability
+        extended = np.concatenate(
+            [np.repeat(words, vocab, axis=0), np.tile(np.arange(vocab, dtype=np.int32), len(words))[:, None]], axis=1
+        )
+        words, probabilities = extended[keep], joint[keep]
+        beliefs = successors.reshape(-1, successors.shape[-1])[keep]
+    return WordBeliefs(words=words, probabilities=probabilities, beliefs=beliefs)
+
+
+@dataclass(frozen=True)
+class MixedStateGraph:
+    """The mixed-state presentation as a graph: the start belief, every distinct belief reached, and its edges.
+
+    Arguments:
+        beliefs: distinct beliefs, shape `(n, states)`; index 0 is the start.
+        token_probabilities: `P(x | belief)`, shape `(n, vocab)`.
+        successors: index of the belief reached on each token, `-1` where the token has probability 0,
+            shape `(n, vocab)`.
+    """
+
+    beliefs: np.ndarray
+    token_probabilities: np.ndarray
+    successors: np.ndarray
+
+
+class UnboundedMixedStatesError(ValueError):
+    """The mixed-state presentation did not close within the allowed number of states."""
+
+
+def mixed_state_graph(process: GenerativeProcess, max_states: int = 10_000, decimals: int = 10) -> MixedStateGraph:
+    """Returns the complete mixed-state presentation reachable from the process's initial state.
+
+    Raises:
+        UnboundedMixedStatesError: when more than `max_states` distinct beliefs are reached (the presentation
+            is infinite, as for mess3, or larger than allowed).
+    """
+    arrays = ProcessArrays.of(process)
+    index_of: dict[bytes, int] = {}
+    beliefs: list[np.ndarray] = []
+
+    def index(belief: np.ndarray) -> int:
+        key = (np.round(belief, decimals) + 0.0).tobytes()
+        if key not in index_of:
+            if len(beliefs) >= max_states:
+                raise UnboundedMixedStatesError(
+                    f"the mixed-state presentation has more than max_states={max_states} states; "
+                    "it may be infinite (a nonunifilar process such as mess3)"
+                )
+            index_of[key] = len(beliefs)
+            beliefs.append(belief)
+        return index_of[key]
+
+    index(arrays.initial_state)
+    token_rows: list[np.ndarray] = []
+    successor_rows: list[list[int]] = []
+    explored = 0
+    while explored < len(beliefs):
+        probabilities, successors = arrays.successors(beliefs[explored][None, :])
+        token_rows.append(probabilities[0])
+        successor_rows.append([index(s) if p > 0 else -1 for p, s in zip(probabilities[0], successors[0], strict=True)])
+        explored += 1
+    return MixedStateGraph(np.array(beliefs), np.array(token_rows), np.array(successor_rows, dtype=np.int64))

@@ -1,0 +1,102 @@
+"""Recurrent next-token predictors: token embedding, stacked recurrent layers, linear read-out."""
+
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+from jaxtyping import Array, Float, Int, PRNGKeyArray
+
+from simplexity.predictive_models.gru_rnn import GRULayer
+from simplexity.predictive_models.lstm import LSTMLayer
+
+RecurrentLayer = GRULayer | LSTMLayer
+
+
+class RecurrentNetwork(eqx.Module):
+    """Token embedding, stacked recurrent layers (each optionally followed by layer norm), linear read-out.
+
+    Arguments:
+        vocab_size: number of distinct tokens.
+        embedding_size: features of the token embedding.
+        num_layers: number of stacked recurrent layers.
+        hidden_size: hidden features of every layer.
+        layer_type: `GRULayer` or `LSTMLayer` (any `(input_size, hidden_size, *, key)` constructor).
+        layer_norm: normalise each layer's output before the next layer and the read-out.
+        key: PRNG key for all parameters.
+    """
+
+    embedding: Float[Array, "vocab embedding"]
+    layers: tuple[RecurrentLayer, ...]
+    norms: tuple[eqx.nn.LayerNorm, ...] | None
+    head: eqx.nn.Linear
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_size: int,
+        num_layers: int,
+        hidden_size: int,
+        layer_type: Callable[..., RecurrentLayer],
+        layer_norm: bool = False,
+        *,
+        key: PRNGKeyArray,
+    ):
+        embedding_key, head_key, *layer_keys = jax.random.split(key, num_layers + 2)
+        self.embedding = jax.random.normal(embedding_key, (vocab_size, embedding_size))
+        input_sizes = [embedding_size] + [hidden_size] * (num_layers - 1)
+        self.layers = tuple(
+            layer_type(size, hidden_size, key=layer_key)
+            for size, layer_key in zip(input_sizes, layer_keys, strict=True)
+        )
+        self.norms = tuple(eqx.nn.LayerNorm(hidden_size) for _ in range(num_layers)) if layer_norm else None
+        self.head = eqx.nn.Linear(hidden_size, vocab_size, key=head_key)
+
+    def __call__(self, tokens: Int[Array, "batch seq"]) -> Float[Array, "batch seq vocab"]:
+        """Returns next-token logits for a batch of sequences."""
+        return jax.vmap(self._forward)(tokens)[0]
+
+    def activations(self, tokens: Int[Array, "batch seq"]) -> dict[str, Float[Array, "batch seq features"]]:
+        """Returns the embedding (`"embedding"`) and every layer's output (`"layer_0"`, ...) at every position."""
+        return jax.vmap(self._forward)(tokens)[1]
+
+    def _forward(self, tokens: Int[Array, " seq"]) -> tuple[Float[Array, "seq vocab"], dict[str, Array]]:
+        features = self.embedding[tokens]
+        activations = {"embedding": features}
+        for index, layer in enumerate(self.layers):
+            features = layer(features)
+            if self.norms is not None:
+                features = jax.vmap(self.norms[index])(features)
+            activations[f"layer_{index}"] = features
+        return jax.vmap(self.head)(features), activations
+
+
+def _check_sizes(**sizes: int) -> None:
+    for name, value in sizes.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name}={value!r} must be a positive integer")
+
+
+def build_gru_rnn(
+    vocab_size: int, embedding_size: int, num_layers: int, hidden_size: int, seed: int, layer_norm: bool = False
+) -> RecurrentNetwork:
+    """Returns a GRU-RNN initialised from `seed`.
+
+    Example:
+        >>> model = build_gru_rnn(vocab_size=3, embedding_size=8, num_layers=2, hidden_size=16, seed=0)
+        >>> model(jnp.zeros((4, 10), dtype=jnp.int32)).shape
+        (4, 10, 3)
+    """
+    _check_sizes(vocab_size=vocab_size, embedding_size=embedding_size, num_layers=num_layers, hidden_size=hidden_size)
+    return RecurrentNetwork(
+        vocab_size, embedding_size, num_layers, hidden_size, GRULayer, layer_norm, key=jax.random.key(seed)
+    )
+
+
+def build_lstm(
+    vocab_size: int, embedding_size: int, num_layers: int, hidden_size: int, seed: int, layer_norm: bool = False
+) -> RecurrentNetwork:
+    """Returns an LSTM network initialised from `seed`."""
+    _check_sizes(vocab_size=vocab_size, embedding_size=embedding_size, num_layers=num_layers, hidden_size=hidden_size)
+    return RecurrentNetwork(
+        vocab_size, embedding_size, num_layers, hidden_size, LSTMLayer, layer_norm, key=jax.random.key(seed)
+    )
