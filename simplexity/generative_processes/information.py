@@ -201,7 +201,7 @@ def _asymptotic_distribution(graph: MixedStateGraph) -> np.ndarray:
     """Returns the long-run (time-averaged) distribution over mixed states, starting from mixed state 0."""
     matrix = _transition_matrix(graph)
     size = len(matrix)
-    adjacency = [list(np.flatnonzero(row > 0)) for row in matrix]
+    adjacency = [[int(node) for node in np.flatnonzero(row > 0)] for row in matrix]
     components = _strongly_connected_components(adjacency)
     closed = [c for c in components if all(set(adjacency[node]) <= set(c) for node in c)]
     recurrent = {node for component in closed for node in component}
