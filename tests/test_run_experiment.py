@@ -89,7 +89,7 @@ def test_resume_from_another_directory(finished_run, tmp_path):
 )
 def test_mistakes_exit_with_one_line_and_change_no_file(finished_run, override, expected):
     before = file_digests(finished_run)
-    result = run_experiment("training=tiny", override, f"hydra.run.dir={finished_run}")
+    result = run_experiment("training=tiny", *override.split(), f"hydra.run.dir={finished_run}")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

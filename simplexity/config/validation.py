@@ -7,6 +7,13 @@ from omegaconf import DictConfig, OmegaConf
 from simplexity.config.errors import ConfigError
 
 _MISSING = object()
+# Nodes filled from a config group, and the override that selects the group's option for them.
+_GROUP_OF_NODE = {
+    "training_data_generator": "generative_process@training_data_generator",
+    "predictive_model": "predictive_model",
+    "training": "training",
+    "persistence": "persistence",
+}
 
 
 def select(cfg: DictConfig, key: str) -> Any:
@@ -44,6 +51,10 @@ def validate_experiment_config(cfg: DictConfig) -> None:
     `training.log_every <= training.num_steps`, the checkpoint step's form, and that the model's
     `vocab_size` equals the training data's.
     """
+    for key, group in _GROUP_OF_NODE.items():
+        node = select(cfg, key)
+        if not isinstance(node, DictConfig):
+            raise ConfigError.invalid(key, node, f"is a config node; choose one with {group}={node}")
     seed = select(cfg, "seed")
     if not _is_int(seed) or seed < 0:
         raise ConfigError.invalid("seed", seed, "must be a non-negative integer")
