@@ -17,7 +17,7 @@ from simplexity.config.errors import one_line
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.logging import ConsoleLogger, JsonlLogger
 from simplexity.persistence import Checkpointer
-from simplexity.predictive_models import PredictiveModel
+from simplexity.predictive_models import PredictiveModel, as_predictive_model, summarize
 from simplexity.training import TrainingConfig, TrainState, initial_train_state, train
 
 
@@ -50,7 +50,11 @@ def build_experiment(cfg: DictConfig) -> Experiment:
             cfg.training_data_generator.vocab_size,
             f"must equal the vocabulary of the process it configures ({process.vocab_size})",
         )
-    model = instantiate(cfg, "predictive_model.instance")
+    built = instantiate(cfg, "predictive_model.instance")
+    try:
+        model = as_predictive_model(built)
+    except TypeError as error:
+        raise ConfigError(f"predictive_model.instance: {error}") from error
     _check_model_output(model, cfg)
     optimizer = instantiate(cfg, "training.optimizer.instance")
     if not isinstance(optimizer, optax.GradientTransformation):
@@ -68,8 +72,6 @@ def build_experiment(cfg: DictConfig) -> Experiment:
 
 def _check_model_output(model: Any, cfg: DictConfig) -> None:
     """Raises a `ConfigError` unless the model maps `(batch, seq)` tokens to `(batch, seq, vocab)` logits."""
-    if not isinstance(model, PredictiveModel):
-        raise ConfigError(f"predictive_model.instance: built {type(model).__name__}, which is not callable")
     batch, seq, vocab = 2, cfg.training.sequence_len, cfg.training_data_generator.vocab_size
     try:
         logits = jax.eval_shape(model, jax.ShapeDtypeStruct((batch, seq), jnp.int32))
@@ -160,10 +162,11 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path) -> float:
 
     run_dir.mkdir(parents=True, exist_ok=True)
     _write_resolved_config(cfg, run_dir)
-    num_params = sum(leaf.size for leaf in jax.tree.leaves(eqx.filter(experiment.model, eqx.is_array)))
     devices = ", ".join(str(device) for device in jax.devices())
+    example_tokens = jax.ShapeDtypeStruct((1, experiment.training.sequence_len), jnp.int32)
     print(f"run directory: {run_dir}")
-    print(f"model: {cfg.predictive_model.name} ({num_params} parameters); data: {cfg.training_data_generator.name}")
+    print(f"data: {cfg.training_data_generator.name}; model: {cfg.predictive_model.name}")
+    print(summarize(experiment.model, example_tokens))  # pyright: ignore[reportArgumentType]
     print(f"devices: {devices}; starting at step {start_step} of {experiment.training.num_steps}")
     loggers = [ConsoleLogger(), JsonlLogger(run_dir / "metrics.jsonl")]
     checkpointer = Checkpointer(checkpoint_dir, max_to_keep=cfg.persistence.max_to_keep)

@@ -1,6 +1,6 @@
 """The contract every predictive model satisfies."""
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from jaxtyping import Array, Float, Int
 
@@ -15,3 +15,20 @@ class PredictiveModel(Protocol):
     def __call__(self, tokens: Int[Array, "batch seq"]) -> Float[Array, "batch seq vocab"]:
         """Returns next-token logits for every position of every sequence."""
         ...
+
+
+def as_predictive_model(candidate: Any) -> PredictiveModel:
+    """Returns `candidate` as a `PredictiveModel`: a penzai layer is wrapped in `PenzaiModel`, others kept.
+
+    This is the one place where a library's own model type is adapted; the trainer sees only predictive models.
+
+    Raises:
+        TypeError: when `candidate` is neither a penzai layer nor callable.
+    """
+    from simplexity.predictive_models.penzai_model import PenzaiModel, is_penzai_layer
+
+    if is_penzai_layer(candidate):
+        return PenzaiModel(candidate)
+    if not isinstance(candidate, PredictiveModel):
+        raise TypeError(f"built {type(candidate).__name__}, which is not a predictive model (not callable)")
+    return candidate
