@@ -4,6 +4,8 @@ Each model is built the way `run_experiment.py` builds it (`build_experiment` on
 penzai models arrive through their adapter), with vocab_size injected from a data generator of 11 tokens.
 """
 
+import re
+import sys
 from pathlib import Path
 
 import equinox as eqx
@@ -21,6 +23,8 @@ from simplexity.training import initial_train_state
 CONFIG_DIR = Path(__file__).parents[2] / "configs"
 MODEL_NAMES = sorted(path.stem for path in (CONFIG_DIR / "predictive_model").glob("*.yaml"))
 THROWAWAY = "throwaway_lstm"
+DOCS_EXAMPLE = "causal_convolution"  # the worked example of docs/adding_models.md
+ADDING_MODELS_DOC = Path(__file__).parents[2] / "docs" / "adding_models.md"
 VOCAB_SIZE = 11  # days_of_week: a vocabulary no model YAML hard-codes
 BATCH, SEQ = 2, 7
 
@@ -38,13 +42,25 @@ instance:
 """
 
 
+def write_docs_example(directory: Path) -> list[str]:
+    """Writes every code block of the adding-models doc that starts with `# file: PATH` to `directory/PATH`."""
+    blocks = re.findall(r"```(?:python|yaml)\n# file: (\S+)\n(.*?)```", ADDING_MODELS_DOC.read_text(), re.DOTALL)
+    for relative_path, body in blocks:
+        (directory / relative_path).parent.mkdir(parents=True, exist_ok=True)
+        (directory / relative_path).write_text(body)
+    return [relative_path for relative_path, _ in blocks]
+
+
 @pytest.fixture(scope="session")
-def extra_config_dir(tmp_path_factory) -> Path:
-    """A config directory outside the repository holding one throwaway model YAML."""
+def extra_config_dir(tmp_path_factory):
+    """A config directory outside the repository: a throwaway model YAML and the docs' worked example."""
     directory = tmp_path_factory.mktemp("extra_configs")
     (directory / "predictive_model").mkdir()
     (directory / "predictive_model" / f"{THROWAWAY}.yaml").write_text(THROWAWAY_YAML)
-    return directory
+    assert sorted(write_docs_example(directory)) == ["my_models.py", f"predictive_model/{DOCS_EXAMPLE}.yaml"]
+    sys.path.insert(0, str(directory))  # the example's module, as a user would put it on PYTHONPATH
+    yield directory
+    sys.path.remove(str(directory))
 
 
 def build_model(name: str, extra_config_dir: Path, seed: int = 0) -> PredictiveModel:
@@ -60,7 +76,7 @@ def build_model(name: str, extra_config_dir: Path, seed: int = 0) -> PredictiveM
     return build_experiment(cfg).model
 
 
-@pytest.fixture(scope="module", params=[*MODEL_NAMES, THROWAWAY])
+@pytest.fixture(scope="module", params=[*MODEL_NAMES, THROWAWAY, DOCS_EXAMPLE])
 def model_case(request, extra_config_dir) -> tuple[str, PredictiveModel, Path]:
     return request.param, build_model(request.param, extra_config_dir), extra_config_dir
 
