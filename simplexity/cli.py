@@ -15,8 +15,10 @@ from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from simplexity.config.errors import ConfigError, one_line
+from simplexity.run import TrainingStoppedError
 
 USER_ERROR_EXIT_CODE = 2
+TRAINING_STOPPED_EXIT_CODE = 3
 # Read before `run_reporting_user_errors` sets the variable for Hydra's sake.
 _USER_WANTS_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
 
@@ -44,14 +46,15 @@ def describe_user_error(error: BaseException) -> str:
     return message
 
 
-def _exit_with(message: str) -> NoReturn:
+def _exit_with(message: str, code: int | None = None) -> NoReturn:
     print(f"error: {message}", file=sys.stderr)
-    sys.exit(USER_ERROR_EXIT_CODE)
+    sys.exit(USER_ERROR_EXIT_CODE if code is None else code)
 
 
 def report_config_errors(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
-    """Wraps a Hydra task function: in a single run, a `ConfigError` exits with code 2 and one line on stderr.
+    """Wraps a Hydra task function so that a user's mistake or a stopped run ends in one line on stderr.
 
+    In a single run, a `ConfigError` exits with code 2, a non-finite loss (`TrainingStoppedError`) with code 3.
     In a multirun the error propagates, so that the sweep records the failed job.
     """
 
@@ -59,10 +62,10 @@ def report_config_errors(task: Callable[[DictConfig], Any]) -> Callable[[DictCon
     def wrapped(cfg: DictConfig) -> Any:
         try:
             return task(cfg)
-        except ConfigError as error:
+        except (ConfigError, TrainingStoppedError) as error:
             if _USER_WANTS_TRACEBACK or HydraConfig.get().mode == RunMode.MULTIRUN:
                 raise
-            _exit_with(str(error))
+            _exit_with(str(error), TRAINING_STOPPED_EXIT_CODE if isinstance(error, TrainingStoppedError) else None)
 
     return wrapped
 

@@ -50,7 +50,11 @@ def _iter_myopic_entropies(process: GenerativeProcess, min_probability: float, d
 
 
 def myopic_entropy(
-    process: GenerativeProcess, max_length: int, min_probability: float = 0.0, decimals: int = 12
+    process: GenerativeProcess,
+    max_length: int,
+    min_probability: float = 0.0,
+    decimals: int = 12,
+    tolerance: float | None = None,
 ) -> np.ndarray:
     """Returns `H(X_l | X_1..X_{l-1})` in nats for `l = 1..max_length`, shape `(max_length,)`.
 
@@ -62,13 +66,28 @@ def myopic_entropy(
         max_length: how many positions.
         min_probability: mixed states of at most this probability are dropped (0: exact).
         decimals: beliefs equal to this many decimal places are merged.
+        tolerance: when given, once two successive values differ by less than this, the remaining positions
+            take the last value instead of being enumerated. This makes long contexts of processes with
+            infinitely many mixed states (mess3) affordable; the values beyond that point are then approximate,
+            off by about `tolerance` times the convergence ratio over one minus it.
+
+    Raises:
+        ValueError: when a layer holds more than `MAX_LAYER_STATES` mixed states before the end (or before
+            convergence to `tolerance`).
 
     Example:
         >>> myopic_entropy(build_hidden_markov_model("coin", p=0.5), 3)
         array([0.69314718, 0.69314718, 0.69314718])
     """
-    entropies = _iter_myopic_entropies(process, min_probability, decimals)
-    return np.array([next(entropies) for _ in range(max_length)])
+    values: list[float] = []
+    for value in _iter_myopic_entropies(process, min_probability, decimals):
+        values.append(value)
+        if len(values) == max_length:
+            break
+        if tolerance is not None and len(values) >= 2 and abs(values[-2] - values[-1]) < tolerance:
+            values += [value] * (max_length - len(values))
+            break
+    return np.array(values)
 
 
 def block_entropy(process: GenerativeProcess, max_length: int, decimals: int = 12) -> np.ndarray:

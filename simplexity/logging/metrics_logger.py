@@ -1,16 +1,22 @@
-"""Destinations for the metrics logged during training."""
+"""Destinations for the metrics logged during training: the console and a JSON-lines file."""
 
+import datetime
 import json
+import math
 import sys
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 
 class MetricsLogger(Protocol):
-    """Receives one dictionary of scalar metrics per logged step."""
+    """Receives the run's configuration once, then one dictionary of metrics per logged step."""
 
-    def log(self, step: int, metrics: dict[str, float]) -> None:
-        """Records the metrics of `step`."""
+    def log_config(self, config: dict[str, Any]) -> None:
+        """Records the resolved configuration (nested dictionary) and hyperparameters."""
+        ...
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        """Records the metrics of `step`; values are floats, or lists of floats for per-position metrics."""
         ...
 
     def close(self) -> None:
@@ -29,7 +35,10 @@ class JsonlLogger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("a", encoding="utf-8")
 
-    def log(self, step: int, metrics: dict[str, float]) -> None:
+    def log_config(self, config: dict[str, Any]) -> None:
+        """Nothing: the run directory's `config.yaml` holds the configuration."""
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
         """Writes one line and flushes it, so a crash loses no logged step."""
         self._file.write(json.dumps({"step": step, **metrics}) + "\n")
         self._file.flush()
@@ -40,15 +49,38 @@ class JsonlLogger:
 
 
 class ConsoleLogger:
-    """Prints one line per logged step: step, loss and the other metrics."""
+    """Prints one progress line per logged step: percent done, step, loss, steps/s, ETA and scalar metrics.
 
-    def __init__(self, stream: TextIO = sys.stdout):
+    Arguments:
+        total_steps: the step the run ends at, for the percentage and the ETA.
+        stream: where to print.
+    """
+
+    def __init__(self, total_steps: int, stream: TextIO = sys.stdout):
+        self.total_steps = total_steps
         self._stream = stream
 
-    def log(self, step: int, metrics: dict[str, float]) -> None:
-        """Prints the metrics of `step`."""
-        fields = " ".join(f"{name}={value:.5g}" for name, value in metrics.items())
-        print(f"step {step}: {fields}", file=self._stream, flush=True)
+    def log_config(self, config: dict[str, Any]) -> None:
+        """Nothing: the run prints its summary itself."""
+
+    def log(self, step: int, metrics: dict[str, Any]) -> None:
+        """Prints the progress line of `step`."""
+        rate = metrics.get("steps_per_second", math.nan)
+        remaining = (self.total_steps - step) / rate if rate and math.isfinite(rate) else math.nan
+        eta = str(datetime.timedelta(seconds=round(remaining))) if math.isfinite(remaining) else "?"
+        done = step / self.total_steps
+        bar = "#" * round(20 * done) + "-" * (20 - round(20 * done))
+        scalars = " ".join(
+            f"{name}={value:.5g}"
+            for name, value in metrics.items()
+            if isinstance(value, float) and name not in {"loss", "steps_per_second"}
+        )
+        print(
+            f"[{bar}] {done:4.0%} step {step}/{self.total_steps} loss={metrics.get('loss', math.nan):.5f} "
+            f"{rate:.1f} steps/s ETA {eta} | {scalars}",
+            file=self._stream,
+            flush=True,
+        )
 
     def close(self) -> None:
         """Nothing to release."""

@@ -8,6 +8,7 @@ from simplexity.predictive_models.activations import (
 )
 from simplexity.predictive_models.gru_rnn import GRULayer
 from simplexity.predictive_models.lstm import LSTMLayer
+from simplexity.predictive_models.oracle import BeliefStateOracle
 from simplexity.predictive_models.penzai_model import PenzaiModel
 from simplexity.predictive_models.predictive_model import PredictiveModel, as_predictive_model
 from simplexity.predictive_models.recurrent_network import RecurrentNetwork, build_gru_rnn, build_lstm
@@ -15,6 +16,7 @@ from simplexity.predictive_models.transformer import Transformer, build_gruforme
 
 __all__ = [
     "ActivationsUnavailableError",
+    "BeliefStateOracle",
     "GRULayer",
     "LSTMLayer",
     "PenzaiModel",

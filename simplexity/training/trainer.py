@@ -9,7 +9,9 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from jaxtyping import Array, Int, PRNGKeyArray
 
 from simplexity.generative_processes import GenerativeProcess
@@ -18,6 +20,7 @@ from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import PredictiveModel
 from simplexity.training.data import sample_sequences
 from simplexity.training.loss import next_token_loss
+from simplexity.training.validation import ValidationConfig, Validator
 
 # Streams derived from the run's seed; fixed so that a run's data never depends on anything but seed and step.
 _TRAINING_DATA_STREAM = 1
@@ -57,7 +60,7 @@ class TrainResult:
 
     model: PredictiveModel
     state: TrainState
-    metrics: list[dict[str, float]]
+    metrics: list[dict[str, Any]]
 
 
 def initial_train_state(model: PredictiveModel, optimizer: optax.GradientTransformation) -> TrainState:
@@ -71,17 +74,28 @@ def training_data_key(seed: int) -> PRNGKeyArray:
     return jax.random.fold_in(jax.random.key(seed), _TRAINING_DATA_STREAM)
 
 
+def data_parallel_sharding() -> NamedSharding | None:
+    """Returns the sharding of a batch over every device (axis `"data"`), or None with a single device."""
+    devices = jax.devices()
+    if len(devices) == 1:
+        return None
+    return NamedSharding(Mesh(np.asarray(devices), ("data",)), PartitionSpec("data"))
+
+
 def make_train_chunk(
     model: PredictiveModel,
     process: GenerativeProcess,
     optimizer: optax.GradientTransformation,
     config: TrainingConfig,
     data_key: PRNGKeyArray,
+    batch_sharding: NamedSharding | None = None,
 ) -> Callable[[TrainState, int], tuple[TrainState, dict[str, Array]]]:
-    """Returns `train_chunk(state, num_steps) -> (state, metric_sums)`, jit-compiled, donating `state`.
+    """Returns `train_chunk(state, num_steps) -> (state, metrics)`, jit-compiled, donating `state`.
 
     One call samples a fresh batch for each step from `fold_in(data_key, step)`, takes `num_steps` optimizer
-    steps inside `jax.lax.scan`, and returns per-metric sums over those steps; nothing leaves the device.
+    steps inside `jax.lax.scan`, and returns per-metric sums over those steps and the index of the first step
+    whose loss was not finite (`num_steps` if none); nothing leaves the device. With `batch_sharding`, each
+    batch is split over devices along its first axis and the parameters are replicated (data parallel).
     """
     static = eqx.filter(model, eqx.is_array, inverse=True)
 
@@ -92,6 +106,8 @@ def make_train_chunk(
         tokens = sample_sequences(
             process, jax.random.fold_in(data_key, state.step), config.batch_size, config.sequence_len + 1
         )
+        if batch_sharding is not None:
+            tokens = jax.lax.with_sharding_constraint(tokens, batch_sharding)
         loss, grads = jax.value_and_grad(loss_of_params)(state.params, tokens)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = eqx.apply_updates(state.params, updates)
@@ -100,7 +116,10 @@ def make_train_chunk(
 
     def train_chunk(state: TrainState, num_steps: int) -> tuple[TrainState, dict[str, Array]]:
         state, metrics = jax.lax.scan(train_step, state, length=num_steps)
-        return state, jax.tree.map(jnp.sum, metrics)
+        finite = jnp.isfinite(metrics["loss"])
+        summary = jax.tree.map(jnp.sum, metrics)
+        summary["first_non_finite"] = jnp.where(jnp.all(finite), num_steps, jnp.argmin(finite))
+        return state, summary
 
     return jax.jit(train_chunk, static_argnums=1, donate_argnums=0)
 
@@ -120,15 +139,17 @@ def train(
     config: TrainingConfig,
     *,
     seed: int,
+    validation: ValidationConfig | None = None,
     loggers: Sequence[MetricsLogger] = (),
     checkpointer: Checkpointer | None = None,
     resume_from: TrainState | None = None,
+    learning_rate: optax.Schedule | None = None,
 ) -> TrainResult:
     """Trains `model` on sequences sampled from `process` until step `config.num_steps`.
 
     The host loop runs only between logging and checkpoint points; everything between them is one compiled
     call. The batch of step `s` depends only on `seed` and `s`, so a run resumed from a checkpoint continues
-    exactly as the uninterrupted run would have.
+    exactly as the uninterrupted run would have. With several devices the batch is split over them.
 
     Arguments:
         model: the model to train; its arrays are copied, never modified.
@@ -136,21 +157,31 @@ def train(
         optimizer: an optax gradient transformation.
         config: lengths, sizes and intervals.
         seed: the run's seed; the training data derive from it.
+        validation: evaluated at every logging point; its metrics are logged as `validation/...`.
         loggers: receive `{"loss", "grad_norm", "steps_per_second", "tokens_seen", ...}` every `log_every` steps.
         checkpointer: saves the `TrainState` every `checkpoint_every` steps and at the end.
         resume_from: the state to continue from (a restored checkpoint); a fresh one when None.
+        learning_rate: the schedule, to log `learning_rate` at each logging point.
 
     Returns:
         The trained model, its final `TrainState` and the logged metrics.
+
+    Raises:
+        NonFiniteLossError: naming the first step whose loss was NaN or infinite; no checkpoint is written
+            after it.
 
     Example:
         >>> result = train(model, process, optax.adam(1e-3), TrainingConfig(64, 64, 1000, 100), seed=0)
         >>> result.metrics[-1]["loss"]
     """
+    sharding = data_parallel_sharding()
     state: TrainState = initial_train_state(model, optimizer) if resume_from is None else resume_from
-    train_chunk = make_train_chunk(model, process, optimizer, config, training_data_key(seed))
+    if sharding is not None:
+        state = jax.device_put(state, NamedSharding(sharding.mesh, PartitionSpec()))
+    train_chunk = make_train_chunk(model, process, optimizer, config, training_data_key(seed), sharding)
+    validator = Validator(model, validation, config.sequence_len) if validation is not None else None
     compiled_chunks: dict[int, Any] = {}
-    history: list[dict[str, float]] = []
+    history: list[dict[str, Any]] = []
     interval = _IntervalMetrics()
     step = int(state.step)
     while step < config.num_steps:
@@ -163,13 +194,18 @@ def train(
         state, sums = compiled_chunks[num_steps](state)
         # The only device-to-host transfer between logging points: the chunk's summed metrics (a few scalars).
         sums = jax.device_get(sums)
+        first_non_finite = int(sums.pop("first_non_finite"))
+        if first_non_finite < num_steps:
+            raise NonFiniteLossError(f"loss became non-finite at step {step + first_non_finite + 1}")
         interval.add(sums, num_steps, time.perf_counter() - start)
         step += num_steps
-        if not math.isfinite(sums["loss"]):
-            raise NonFiniteLossError(f"loss became non-finite between steps {step - num_steps} and {step}")
         if step % config.log_every == 0 or step == config.num_steps:
-            record = interval.means()
+            record: dict[str, Any] = interval.means()
             record["tokens_seen"] = float(step * config.batch_size * config.sequence_len)
+            if learning_rate is not None:
+                record["learning_rate"] = float(np.asarray(learning_rate(step - 1)))
+            if validator is not None:
+                record.update(validator(state.params))
             for logger in loggers:
                 logger.log(step, record)
             history.append({"step": step, **record})
@@ -183,7 +219,7 @@ def train(
 
 
 class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite; no checkpoint is written after it."""
+    """The training loss became NaN or infinite; its message names the step. No checkpoint follows it."""
 
 
 @dataclass

@@ -7,8 +7,9 @@ import optax
 import pytest
 
 from simplexity.persistence import Checkpointer
-from simplexity.predictive_models import build_gru_rnn
+from simplexity.predictive_models import build_gru_rnn, build_transformer
 from simplexity.training import NonFiniteLossError, TrainingConfig, initial_train_state, sample_sequences, train
+from simplexity.training.optimizer import learning_rate_schedule
 from simplexity.training.trainer import _next_stop
 
 TINY = TrainingConfig(sequence_len=8, batch_size=8, num_steps=12, log_every=4, checkpoint_every=6)
@@ -62,7 +63,7 @@ def test_different_seeds_draw_different_data(mess3, tiny_gru_rnn):
 
 def test_non_finite_loss_stops_the_run_before_any_later_checkpoint(mess3, tiny_gru_rnn, tmp_path):
     checkpointer = Checkpointer(tmp_path)
-    with pytest.raises(NonFiniteLossError, match="between steps 0 and 4"):
+    with pytest.raises(NonFiniteLossError, match="non-finite at step 2$"):
         train(tiny_gru_rnn, mess3, optax.scale(math.nan), TINY, seed=0, checkpointer=checkpointer)
     assert checkpointer.steps() == []
 
@@ -89,3 +90,17 @@ def test_sampled_batches_depend_only_on_the_key(mess3):
     key = jax.random.key(7)
     np.testing.assert_array_equal(sample_sequences(mess3, key, 4, 9), sample_sequences(mess3, key, 4, 9))
     assert sample_sequences(mess3, key, 4, 9).shape == (4, 9)
+
+
+def test_a_huge_learning_rate_stops_the_run_naming_the_step(mess3):
+    model = build_transformer(vocab_size=3, d_model=16, num_layers=1, num_heads=2, mlp_hidden=32, max_sequence_len=8)
+    with pytest.raises(NonFiniteLossError, match=r"loss became non-finite at step \d+$"):
+        train(model, mess3, optax.sgd(1e6), TrainingConfig(sequence_len=8, batch_size=8, num_steps=50, log_every=10),
+              seed=0)
+
+
+def test_logged_learning_rate_follows_the_schedule(mess3, tiny_gru_rnn):
+    schedule = learning_rate_schedule("warmup_cosine", 0.01, num_steps=12, warmup_steps=4, final_fraction=0.1)
+    records = train(tiny_gru_rnn, mess3, optax.adam(schedule), TINY, seed=0, learning_rate=schedule).metrics
+    assert [round(r["learning_rate"], 6) for r in records] == [round(float(schedule(s - 1)), 6) for s in (4, 8, 12)]
+    assert records[0]["learning_rate"] == pytest.approx(0.01 * 3 / 4)
