@@ -2,12 +2,16 @@
 
 from pathlib import Path
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
 from simplexity.config import ConfigError
 from simplexity.experiment import build_experiment
+from simplexity.training import train
 
 CONFIG_DIR = str(Path(__file__).parents[1] / "configs")
 
@@ -56,3 +60,28 @@ def test_default_experiment_builds_the_configured_parts():
     experiment = build_experiment(composed())
     assert experiment.process.vocab_size == 3
     assert experiment.training.sequence_len == 64
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+@pytest.mark.parametrize("schedule", ["constant", "warmup_cosine"])
+def test_each_optimizer_and_schedule_config_builds_and_trains(optimizer, schedule):
+    cfg = composed(
+        "training=tiny",
+        f"training/optimizer={optimizer}",
+        f"training/schedule={schedule}",
+        "training.max_grad_norm=1.0",
+    )
+    experiment = build_experiment(cfg)
+    peak = cfg.training.optimizer.instance.learning_rate
+    assert max(float(experiment.learning_rate(step)) for step in range(cfg.training.num_steps)) <= peak + 1e-12
+    result = train(experiment.model, experiment.process, experiment.optimizer, experiment.training, seed=0)
+    assert all(np.isfinite(record["loss"]) for record in result.metrics)
+    before = jax.tree.leaves(eqx.filter(experiment.model, eqx.is_array))
+    after = jax.tree.leaves(eqx.filter(result.model, eqx.is_array))
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+
+
+def test_validation_generator_must_share_the_training_vocabulary():
+    cfg = composed("+generative_process@validation_data_generator=even_ones")
+    with pytest.raises(ConfigError, match=r"validation_data_generator\.vocab_size=2: must equal"):
+        build_experiment(cfg)

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -97,3 +98,28 @@ def test_mistakes_exit_with_one_line_and_change_no_file(finished_run, override, 
     assert expected in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
     assert file_digests(finished_run) == before
+
+
+def test_a_non_finite_loss_ends_in_one_line_naming_the_step_and_keeps_the_checkpoint(tmp_path):
+    result = run_experiment(
+        "training=tiny",
+        "predictive_model=transformer",
+        "training/optimizer=sgd",
+        "training.optimizer.instance.learning_rate=1e6",
+        "training.num_steps=40",
+        "training.checkpoint_every=1",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert result.returncode == 3, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert re.fullmatch(r"error: loss became non-finite at step (\d+); the last good checkpoint is step (\d+) in .*", lines[0])
+    step, kept = map(int, re.findall(r"step (\d+)", lines[0]))
+    assert kept == step - 1
+    assert sorted(int(path.name) for path in (tmp_path / "checkpoints").iterdir())[-1] == kept
+
+
+def test_mlflow_logging_writes_a_local_store_in_the_run_directory(tmp_path):
+    result = run_experiment("training=tiny", "logging=mlflow", f"hydra.run.dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "mlruns").is_dir()

@@ -2,9 +2,10 @@
 
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from simplexity.config.errors import ConfigError
+from simplexity.training.optimizer import SCHEDULES
 
 _MISSING = object()
 # Nodes filled from a config group, and the override that selects the group's option for them.
@@ -13,7 +14,10 @@ _GROUP_OF_NODE = {
     "predictive_model": "predictive_model",
     "training": "training",
     "persistence": "persistence",
+    "validation": "validation",
+    "logging": "logging",
 }
+LOGGERS = ("console", "jsonl", "mlflow")
 
 
 def select(cfg: DictConfig, key: str) -> Any:
@@ -26,6 +30,10 @@ def select(cfg: DictConfig, key: str) -> Any:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def require_positive_int(cfg: DictConfig, key: str) -> int:
@@ -69,7 +77,7 @@ def validate_experiment_config(cfg: DictConfig) -> None:
             raise ConfigError(f"{key}: must be a mapping with a `_target_` naming what to build")
 
     learning_rate = OmegaConf.select(cfg, "training.optimizer.instance.learning_rate", default=None)
-    is_number = isinstance(learning_rate, int | float) and not isinstance(learning_rate, bool)
+    is_number = _is_number(learning_rate)
     # A mapping is a schedule to be built by Hydra; anything else must be a positive number.
     if (
         learning_rate is not None
@@ -88,6 +96,35 @@ def validate_experiment_config(cfg: DictConfig) -> None:
             model_vocab_size,
             f"must equal training_data_generator.vocab_size={data_vocab_size}",
         )
+
+    validation_generator = select(cfg, "validation_data_generator")
+    if validation_generator is not None:
+        validation_vocab_size = require_positive_int(cfg, "validation_data_generator.vocab_size")
+        if validation_vocab_size != data_vocab_size:
+            raise ConfigError.invalid(
+                "validation_data_generator.vocab_size",
+                validation_vocab_size,
+                f"must equal training_data_generator.vocab_size={data_vocab_size}",
+            )
+    require_positive_int(cfg, "validation.num_sequences")
+    validation_seed = select(cfg, "validation.seed")
+    if not _is_int(validation_seed) or validation_seed < 0:
+        raise ConfigError.invalid("validation.seed", validation_seed, "must be a non-negative integer")
+    schedule = select(cfg, "training.schedule.name")
+    if schedule not in SCHEDULES:
+        raise ConfigError.invalid("training.schedule.name", schedule, f"must be one of {', '.join(SCHEDULES)}")
+    warmup_steps = select(cfg, "training.schedule.warmup_steps")
+    if not _is_int(warmup_steps) or warmup_steps < 0:
+        raise ConfigError.invalid("training.schedule.warmup_steps", warmup_steps, "must be a non-negative integer")
+    final_fraction = select(cfg, "training.schedule.final_fraction")
+    if not _is_number(final_fraction) or not 0.0 <= final_fraction <= 1.0:
+        raise ConfigError.invalid("training.schedule.final_fraction", final_fraction, "must be a number in [0, 1]")
+    max_grad_norm = select(cfg, "training.max_grad_norm")
+    if max_grad_norm is not None and (not _is_number(max_grad_norm) or max_grad_norm <= 0):
+        raise ConfigError.invalid("training.max_grad_norm", max_grad_norm, "must be a positive number or null")
+    loggers = select(cfg, "logging.loggers")
+    if not isinstance(loggers, ListConfig) or not set(loggers) <= set(LOGGERS):
+        raise ConfigError.invalid("logging.loggers", loggers, f"must be a list drawn from {', '.join(LOGGERS)}")
 
     step = select(cfg, "predictive_model.load_checkpoint_step")
     if step is not None and step != "latest" and (not _is_int(step) or step < 0):

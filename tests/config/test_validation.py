@@ -41,3 +41,18 @@ def test_model_vocab_size_comes_from_the_data():
 def test_bad_values_name_their_key(override, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         validate_experiment_config(composed(override))
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("validation.num_sequences=0", "validation.num_sequences=0: must be a positive integer"),
+        ("training.schedule.name=linear", "training.schedule.name='linear': must be one of constant, warmup_cosine"),
+        ("training.schedule.final_fraction=2", "training.schedule.final_fraction=2: must be a number in [0, 1]"),
+        ("training.max_grad_norm=-1", "training.max_grad_norm=-1: must be a positive number or null"),
+        ("logging.loggers=[console,wandb]", "logging.loggers=.*must be a list drawn from console, jsonl, mlflow"),
+    ],
+)
+def test_bad_training_settings_name_their_key(override, message):
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        validate_experiment_config(composed(override))

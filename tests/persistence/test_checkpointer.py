@@ -23,3 +23,14 @@ def test_max_to_keep_drops_the_oldest(tmp_path):
         checkpointer.save(step, {"x": jnp.asarray(float(step))})
     assert checkpointer.steps() == [2, 3]
     checkpointer.close()
+
+
+def test_an_interrupted_write_leaves_the_last_good_checkpoint_readable(tmp_path):
+    checkpointer = Checkpointer(tmp_path)
+    checkpointer.save(1, {"x": jnp.asarray(1.0)})
+    # What a write killed midway leaves behind: orbax's temporary directory, never renamed to its step.
+    (tmp_path / "2.orbax-checkpoint-tmp-1234").mkdir()
+    (tmp_path / "2.orbax-checkpoint-tmp-1234" / "partial").write_text("truncated")
+    reopened = Checkpointer(tmp_path)
+    assert reopened.steps() == [1]
+    assert float(reopened.restore(1, {"x": jnp.asarray(0.0)})["x"]) == 1.0

@@ -63,7 +63,7 @@ def test_different_seeds_draw_different_data(mess3, tiny_gru_rnn):
 
 def test_non_finite_loss_stops_the_run_before_any_later_checkpoint(mess3, tiny_gru_rnn, tmp_path):
     checkpointer = Checkpointer(tmp_path)
-    with pytest.raises(NonFiniteLossError, match="non-finite at step 2$"):
+    with pytest.raises(NonFiniteLossError, match=r"non-finite at step 2$"):
         train(tiny_gru_rnn, mess3, optax.scale(math.nan), TINY, seed=0, checkpointer=checkpointer)
     assert checkpointer.steps() == []
 
@@ -95,8 +95,13 @@ def test_sampled_batches_depend_only_on_the_key(mess3):
 def test_a_huge_learning_rate_stops_the_run_naming_the_step(mess3):
     model = build_transformer(vocab_size=3, d_model=16, num_layers=1, num_heads=2, mlp_hidden=32, max_sequence_len=8)
     with pytest.raises(NonFiniteLossError, match=r"loss became non-finite at step \d+$"):
-        train(model, mess3, optax.sgd(1e6), TrainingConfig(sequence_len=8, batch_size=8, num_steps=50, log_every=10),
-              seed=0)
+        train(
+            model,
+            mess3,
+            optax.sgd(1e6),
+            TrainingConfig(sequence_len=8, batch_size=8, num_steps=50, log_every=10),
+            seed=0,
+        )
 
 
 def test_logged_learning_rate_follows_the_schedule(mess3, tiny_gru_rnn):
