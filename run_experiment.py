@@ -8,7 +8,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from simplexity.cli import report_config_errors, run_reporting_user_errors
+from simplexity.config.schema import register_configs
 from simplexity.run import run_experiment
+
+
+register_configs()
 
 
 @hydra.main(config_path="configs", config_name="train", version_base=None)

@@ -1,8 +1,6 @@
 """What a user can name: the options of the model and process config groups."""
 
-from pathlib import Path
-
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+from simplexity.config.loading import CONFIG_DIR
 
 
 def _options(group: str) -> list[str]:

@@ -1,6 +1,7 @@
 """Runs a Hydra application so that a user's mistake ends in one line on stderr, not a traceback."""
 
 import functools
+import math
 import os
 import re
 import sys
@@ -12,15 +13,19 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
 from hydra.types import RunMode
 from omegaconf import DictConfig
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from simplexity.config.errors import ConfigError, one_line
+from simplexity.config.validation import GROUP_OF_NODE
 from simplexity.run import TrainingStoppedError
+from simplexity.sweeps.failed_jobs import record_failure
 
 USER_ERROR_EXIT_CODE = 2
 TRAINING_STOPPED_EXIT_CODE = 3
 # Read before `run_reporting_user_errors` sets the variable for Hydra's sake.
 _USER_WANTS_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
+# Set when Hydra hands the composed config to the task: errors before it are the command line's.
+_TASK_STARTED = False
 
 
 def describe_user_error(error: BaseException) -> str:
@@ -32,11 +37,16 @@ def describe_user_error(error: BaseException) -> str:
         return f"{group}={path.name}: no such option in config group '{group}'; available: {allowed}"
     if isinstance(error, OverrideParseException):
         return f"{error.override}: cannot parse this override: {one_line(error)}"
-    if isinstance(error, ConfigCompositionException):
-        unknown = re.match(r"Could not override '([^']+)'", str(error))
-        if unknown and "not in struct" in str(error.__cause__):
-            key = unknown.group(1)
-            return f"{key}: no such key in the config; add a new key with +{key}=VALUE"
+    cause = error.__cause__
+    cause_key = getattr(cause, "full_key", None)
+    if isinstance(error, ConfigCompositionException) and isinstance(cause, OmegaConfBaseException) and cause_key:
+        if isinstance(cause, ConfigKeyError | ConfigAttributeError):
+            return f"{cause_key}: no such key in the config; add a new key with +{cause_key}=VALUE"
+        group = GROUP_OF_NODE.get(cause_key)
+        value = re.search(r"value: (\S+)", str(cause))
+        if group is not None and value is not None:
+            return f"{cause_key}={value.group(1)}: is a config node; choose one with {group}={value.group(1)}"
+        return f"{cause_key}: {str(cause).strip().splitlines()[0]}"
     full_key = getattr(error, "full_key", None)
     if isinstance(error, OmegaConfBaseException) and full_key:
         return f"{full_key}: {one_line(error)}"
@@ -55,16 +65,26 @@ def report_config_errors(task: Callable[[DictConfig], Any]) -> Callable[[DictCon
     """Wraps a Hydra task function so that a user's mistake or a stopped run ends in one line on stderr.
 
     In a single run, a `ConfigError` exits with code 2, a non-finite loss (`TrainingStoppedError`) with code 3.
-    In a multirun the error propagates, so that the sweep records the failed job.
+    In a multirun the job prints `error: job N (OVERRIDES): MESSAGE`, writes it to a `FAILED` file in its directory
+    and returns an infinite loss, so that the sweep runs its other jobs (an optimising sweeper steers away; optuna
+    2.x cannot take NaN); `simplexity.sweeps.FailedJobsCallback` makes the sweep's exit code non-zero.
     """
 
     @functools.wraps(task)
     def wrapped(cfg: DictConfig) -> Any:
+        global _TASK_STARTED
+        _TASK_STARTED = True
         try:
             return task(cfg)
         except (ConfigError, TrainingStoppedError) as error:
-            if _USER_WANTS_TRACEBACK or HydraConfig.get().mode == RunMode.MULTIRUN:
+            if _USER_WANTS_TRACEBACK:
                 raise
+            hydra_config = HydraConfig.get()
+            if hydra_config.mode == RunMode.MULTIRUN:
+                overrides = [str(override) for override in hydra_config.overrides.task]
+                failure = record_failure(hydra_config.runtime.output_dir, hydra_config.job.num, overrides, str(error))
+                print(f"error: {failure.describe()}", file=sys.stderr)
+                return math.inf
             _exit_with(str(error), TRAINING_STOPPED_EXIT_CODE if isinstance(error, TrainingStoppedError) else None)
 
     return wrapped
@@ -80,7 +100,10 @@ def run_reporting_user_errors(app: Callable[[], Any]) -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
         app()
-    except (ConfigError, HydraException, OmegaConfBaseException) as error:
-        if _USER_WANTS_TRACEBACK:
+    except Exception as error:
+        # Before the task starts, anything that fails is the command line's or the config's fault (Hydra raises
+        # a plain ValueError for some malformed overrides); once it has started, only known user errors are.
+        is_user_error = isinstance(error, ConfigError | HydraException | OmegaConfBaseException) or not _TASK_STARTED
+        if _USER_WANTS_TRACEBACK or not is_user_error:
             raise
         _exit_with(describe_user_error(error))

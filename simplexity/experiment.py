@@ -1,5 +1,6 @@
 """Builds an experiment from a composed config: processes, model, optimizer, checking that they fit together."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,14 +14,16 @@ from omegaconf import DictConfig, OmegaConf
 from simplexity.config import ConfigError, validate_experiment_config
 from simplexity.config.errors import one_line
 from simplexity.generative_processes import GenerativeProcess
+from simplexity.logging import MetricsLogger
+from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import PredictiveModel, as_predictive_model
-from simplexity.training import TrainingConfig, ValidationConfig
+from simplexity.training import TrainingConfig, TrainResult, TrainState, ValidationConfig, train
 from simplexity.training.optimizer import build_optimizer, learning_rate_schedule
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """Everything an experiment config builds."""
+    """Everything an experiment config builds: what `run_experiment.py` trains, ready to train in a notebook."""
 
     process: GenerativeProcess
     model: PredictiveModel
@@ -28,6 +31,27 @@ class Experiment:
     learning_rate: optax.Schedule
     training: TrainingConfig
     validation: ValidationConfig
+    seed: int
+
+    def train(
+        self,
+        loggers: Sequence[MetricsLogger] = (),
+        checkpointer: Checkpointer | None = None,
+        resume_from: TrainState | None = None,
+    ) -> TrainResult:
+        """Trains the model as the command line would (without writing a run directory unless given loggers)."""
+        return train(
+            self.model,
+            self.process,
+            self.optimizer,
+            self.training,
+            seed=self.seed,
+            validation=self.validation,
+            loggers=loggers,
+            checkpointer=checkpointer,
+            resume_from=resume_from,
+            learning_rate=self.learning_rate,
+        )
 
 
 def instantiate(cfg: DictConfig, key: str, **overrides: Any) -> Any:
@@ -89,7 +113,7 @@ def build_experiment(cfg: DictConfig) -> Experiment:
         checkpoint_every=cfg.training.checkpoint_every,
     )
     validation = ValidationConfig(validation_process, cfg.validation.num_sequences, cfg.validation.seed)
-    return Experiment(process, model, optimizer, schedule, training, validation)
+    return Experiment(process, model, optimizer, schedule, training, validation, cfg.seed)
 
 
 def _check_model_output(model: Any, cfg: DictConfig) -> None:

@@ -14,7 +14,7 @@ from simplexity.experiment import Experiment, build_experiment
 from simplexity.logging import ConsoleLogger, JsonlLogger, MetricsLogger, MlflowLogger
 from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import summarize
-from simplexity.training import NonFiniteLossError, TrainState, initial_train_state, train
+from simplexity.training import NonFiniteLossError, TrainState, initial_train_state
 
 
 class TrainingStoppedError(RuntimeError):
@@ -124,33 +124,32 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path) -> float:
     run_dir = Path(run_dir).absolute()
     experiment = build_experiment(cfg)
     _check_batch_splits_over_devices(cfg)
-    checkpoint_dir = run_dir / cfg.persistence.checkpoint_dir
     template = initial_train_state(experiment.model, experiment.optimizer)
-    state, start_step = resolve_resume(cfg, checkpoint_dir, template)
+    if cfg.persistence.checkpoint_dir is None:
+        if cfg.predictive_model.load_checkpoint_step is not None and not cfg.predictive_model.load_checkpoint_dir:
+            raise ConfigError.invalid(
+                "predictive_model.load_checkpoint_step",
+                cfg.predictive_model.load_checkpoint_step,
+                "needs predictive_model.load_checkpoint_dir when persistence=none",
+            )
+        checkpoint_dir = None
+        state, start_step = resolve_resume(cfg, run_dir / "no-checkpoints", template)
+    else:
+        checkpoint_dir = run_dir / cfg.persistence.checkpoint_dir
+        state, start_step = resolve_resume(cfg, checkpoint_dir, template)
 
     run_dir.mkdir(parents=True, exist_ok=True)
     write_resolved_config(cfg, run_dir)
     _print_header(cfg, experiment, run_dir, start_step)
     loggers = make_loggers(cfg, run_dir, experiment.training.num_steps)
-    checkpointer = Checkpointer(checkpoint_dir, max_to_keep=cfg.persistence.max_to_keep)
+    checkpointer = None if checkpoint_dir is None else Checkpointer(checkpoint_dir, cfg.persistence.max_to_keep)
     resolved: Any = OmegaConf.to_container(cfg, resolve=True)
     try:
         for logger in loggers:
             logger.log_config(resolved)
-        result = train(
-            experiment.model,
-            experiment.process,
-            experiment.optimizer,
-            experiment.training,
-            seed=cfg.seed,
-            validation=experiment.validation,
-            loggers=loggers,
-            checkpointer=checkpointer,
-            resume_from=state,
-            learning_rate=experiment.learning_rate,
-        )
+        result = experiment.train(loggers=loggers, checkpointer=checkpointer, resume_from=state)
     except NonFiniteLossError as error:
-        steps = checkpointer.steps()
+        steps = checkpointer.steps() if checkpointer is not None else []
         kept = (
             f"the last good checkpoint is step {steps[-1]} in {checkpoint_dir}"
             if steps
@@ -160,7 +159,8 @@ def run_experiment(cfg: DictConfig, run_dir: str | Path) -> float:
     finally:
         for logger in loggers:
             logger.close()
-        checkpointer.close()
+        if checkpointer is not None:
+            checkpointer.close()
     final = result.metrics[-1] if result.metrics else {}
     return float(final.get("validation/loss", final.get("loss", float("nan"))))
 

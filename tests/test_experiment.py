@@ -1,19 +1,14 @@
 """Building an experiment from a config: models that break the contract fail before any training step."""
 
-from pathlib import Path
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 
-from simplexity.config import ConfigError
+from simplexity.config import ConfigError, load_config
 from simplexity.experiment import build_experiment
 from simplexity.training import train
-
-CONFIG_DIR = str(Path(__file__).parents[1] / "configs")
 
 
 def build_wrong_shape(vocab_size: int, seed: int):
@@ -28,8 +23,7 @@ def build_without_vocab_size(seed: int):
 
 
 def composed(*overrides: str):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
-        return compose(config_name="train", overrides=list(overrides))
+    return load_config(overrides)
 
 
 def test_model_with_wrong_output_shape_fails_at_construction():

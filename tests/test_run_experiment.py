@@ -68,26 +68,59 @@ def test_resume_from_another_directory(finished_run, tmp_path):
     assert sorted(int(path.name) for path in (tmp_path / "checkpoints").iterdir()) == [8]
 
 
-@pytest.mark.parametrize(
-    ("override", "expected"),
-    [
-        (
-            "predictive_model=nope",
-            "predictive_model=nope: no such option in config group 'predictive_model'; available: gru_rnn",
-        ),
-        ("training.batch_size=-1", "training.batch_size=-1: must be a positive integer"),
-        ("training.batchsize=3", "training.batchsize: no such key"),
-        (
-            "training_data_generator.instance.x=0.9",
-            "training_data_generator.instance: mess3: x=0.9 must be in [0, 0.5]",
-        ),
-        (
-            "predictive_model.load_checkpoint_step=3",
-            "predictive_model.load_checkpoint_step=3: no checkpoint of that step",
-        ),
-        ("training.num_steps=8", "already holds checkpoints [2, 4, 6]"),
-    ],
-)
+# Each bad input with the text its one-line error must hold: the key, and what is wrong with the value.
+MISTAKES = [
+    (
+        "predictive_model=nope",
+        "predictive_model=nope: no such option in config group 'predictive_model'; available: gru_rnn",
+    ),
+    ("training=huge", "training=huge: no such option in config group 'training'"),
+    ("training.batch_size=-1", "training.batch_size=-1: must be a positive integer"),
+    ("training.batch_size=abc", "training.batch_size: Value 'abc' of type 'str' could not be converted to Integer"),
+    ("training.batchsize=3", "training.batchsize: no such key"),
+    ("training.batch_size=???", "training.batch_size: missing required key"),
+    ("training.log_every=100", "training.log_every=100: must be at most training.num_steps=6"),
+    (
+        "training.optimizer.instance.learning_rate=-0.1",
+        "training.optimizer.instance.learning_rate=-0.1: must be a positive",
+    ),
+    ("training.schedule.name=linear", "training.schedule.name='linear': must be one of constant, warmup_cosine"),
+    ("training.max_grad_norm=0", "training.max_grad_norm=0.0: must be a positive number or null"),
+    ("seed=-1", "seed=-1: must be a non-negative integer"),
+    ("seed=a=b", "seed=a=b: cannot parse this override"),
+    (
+        "predictive_model.instance.vocab_size=5",
+        "predictive_model.instance.vocab_size=5: must equal training_data_generator",
+    ),
+    ("+generative_process@validation_data_generator=even_ones", "validation_data_generator.vocab_size=2: must equal"),
+    ("training_data_generator.instance.x=0.9", "training_data_generator.instance: mess3: x=0.9 must be in [0, 0.5]"),
+    ("training_data_generator.instance.a=1.5", "training_data_generator.instance: mess3: a=1.5"),
+    (
+        "generative_process@training_data_generator=even_ones training_data_generator.instance.p=-0.1",
+        "even_ones: p=-0.1",
+    ),
+    ("training_data_generator=even_ones", "choose one with generative_process@training_data_generator=even_ones"),
+    ("predictive_model.instance.num_layers=0", "predictive_model.instance: num_layers=0 must be a positive integer"),
+    ("predictive_model.load_checkpoint_step=3", "predictive_model.load_checkpoint_step=3: no checkpoint of that step"),
+    (
+        "predictive_model.load_checkpoint_step=soon",
+        "predictive_model.load_checkpoint_step='soon': must be null, `latest`",
+    ),
+    (
+        "predictive_model.load_checkpoint_step=latest predictive_model.load_checkpoint_dir=/nonexistent/checkpoints",
+        "predictive_model.load_checkpoint_dir='/nonexistent/checkpoints': is not a readable directory of checkpoints",
+    ),
+    ("logging.loggers=[console,wandb]", "logging.loggers="),
+    ("validation.num_sequences=0", "validation.num_sequences=0: must be a positive integer"),
+    ("training.num_steps=8", "already holds checkpoints [2, 4, 6]"),
+]
+
+
+def test_at_least_fifteen_distinct_mistakes_are_covered():
+    assert len({override.split("=")[0] for override, _ in MISTAKES}) >= 15
+
+
+@pytest.mark.parametrize(("override", "expected"), MISTAKES, ids=[override for override, _ in MISTAKES])
 def test_mistakes_exit_with_one_line_and_change_no_file(finished_run, override, expected):
     before = file_digests(finished_run)
     result = run_experiment("training=tiny", *override.split(), f"hydra.run.dir={finished_run}")
@@ -113,7 +146,9 @@ def test_a_non_finite_loss_ends_in_one_line_naming_the_step_and_keeps_the_checkp
     assert result.returncode == 3, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
-    assert re.fullmatch(r"error: loss became non-finite at step (\d+); the last good checkpoint is step (\d+) in .*", lines[0])
+    assert re.fullmatch(
+        r"error: loss became non-finite at step (\d+); the last good checkpoint is step (\d+) in .*", lines[0]
+    )
     step, kept = map(int, re.findall(r"step (\d+)", lines[0]))
     assert kept == step - 1
     assert sorted(int(path.name) for path in (tmp_path / "checkpoints").iterdir())[-1] == kept

@@ -9,7 +9,7 @@ from simplexity.training.optimizer import SCHEDULES
 
 _MISSING = object()
 # Nodes filled from a config group, and the override that selects the group's option for them.
-_GROUP_OF_NODE = {
+GROUP_OF_NODE = {
     "training_data_generator": "generative_process@training_data_generator",
     "predictive_model": "predictive_model",
     "training": "training",
@@ -59,7 +59,7 @@ def validate_experiment_config(cfg: DictConfig) -> None:
     `training.log_every <= training.num_steps`, the checkpoint step's form, and that the model's
     `vocab_size` equals the training data's.
     """
-    for key, group in _GROUP_OF_NODE.items():
+    for key, group in GROUP_OF_NODE.items():
         node = select(cfg, key)
         if not isinstance(node, DictConfig):
             raise ConfigError.invalid(key, node, f"is a config node; choose one with {group}={node}")
@@ -135,6 +135,6 @@ def validate_experiment_config(cfg: DictConfig) -> None:
     if load_dir is not None and not isinstance(load_dir, str):
         raise ConfigError.invalid("predictive_model.load_checkpoint_dir", load_dir, "must be a path or null")
     checkpoint_dir = select(cfg, "persistence.checkpoint_dir")
-    if not isinstance(checkpoint_dir, str) or not checkpoint_dir:
-        raise ConfigError.invalid("persistence.checkpoint_dir", checkpoint_dir, "must be a non-empty path")
+    if checkpoint_dir is not None and (not isinstance(checkpoint_dir, str) or not checkpoint_dir):
+        raise ConfigError.invalid("persistence.checkpoint_dir", checkpoint_dir, "must be a non-empty path or null")
     require_optional_positive_int(cfg, "persistence.max_to_keep")

@@ -1,16 +1,11 @@
-from pathlib import Path
-
 import pytest
-from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
 
-from simplexity.config import ConfigError, validate_experiment_config
-
-CONFIG_DIR = str(Path(__file__).parents[2] / "configs")
+from simplexity.config import ConfigError, load_config, validate_experiment_config
 
 
 def composed(*overrides: str):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
-        return compose(config_name="train", overrides=list(overrides))
+    return load_config(overrides)
 
 
 def test_default_config_is_valid():
@@ -27,7 +22,6 @@ def test_model_vocab_size_comes_from_the_data():
     [
         ("training.batch_size=-1", "training.batch_size=-1: must be a positive integer"),
         ("training.sequence_len=0", "training.sequence_len=0"),
-        ("training.num_steps=abc", "training.num_steps='abc'"),
         ("training.log_every=5000", "training.log_every=5000: must be at most training.num_steps=1000"),
         ("training.checkpoint_every=0", "training.checkpoint_every=0: must be a positive integer or null"),
         ("seed=-3", "seed=-3"),
@@ -35,7 +29,7 @@ def test_model_vocab_size_comes_from_the_data():
         ("predictive_model.load_checkpoint_step=soon", "predictive_model.load_checkpoint_step='soon'"),
         ("training.optimizer.instance.learning_rate=-0.1", "learning_rate=-0.1: must be a positive number"),
         ("persistence.max_to_keep=0", "persistence.max_to_keep=0"),
-        ("~training.batch_size", "training.batch_size: missing required key"),
+        ("training.batch_size=???", "training.batch_size: missing required key"),
     ],
 )
 def test_bad_values_name_their_key(override, message):
@@ -48,11 +42,21 @@ def test_bad_values_name_their_key(override, message):
     [
         ("validation.num_sequences=0", "validation.num_sequences=0: must be a positive integer"),
         ("training.schedule.name=linear", "training.schedule.name='linear': must be one of constant, warmup_cosine"),
-        ("training.schedule.final_fraction=2", "training.schedule.final_fraction=2: must be a number in [0, 1]"),
-        ("training.max_grad_norm=-1", "training.max_grad_norm=-1: must be a positive number or null"),
+        ("training.schedule.final_fraction=2", "training.schedule.final_fraction=2.0: must be a number in [0, 1]"),
+        ("training.max_grad_norm=-1", "training.max_grad_norm=-1.0: must be a positive number or null"),
         ("logging.loggers=[console,wandb]", "logging.loggers=.*must be a list drawn from console, jsonl, mlflow"),
     ],
 )
 def test_bad_training_settings_name_their_key(override, message):
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
         validate_experiment_config(composed(override))
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [("training.num_steps=abc", "training.num_steps"), ("seed=1.5", "seed"), ("training.batchsize=2", "batchsize")],
+)
+def test_the_schema_rejects_wrong_types_and_unknown_keys_while_composing(override, key):
+    with pytest.raises(ConfigCompositionException) as raised:
+        composed(override)
+    assert key in str(raised.value) + str(raised.value.__cause__)

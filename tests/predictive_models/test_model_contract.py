@@ -13,8 +13,8 @@ import jax
 import numpy as np
 import optax
 import pytest
-from hydra import compose, initialize_config_dir
 
+from simplexity.config import load_config
 from simplexity.experiment import build_experiment
 from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import PredictiveModel, capture_activations
@@ -71,9 +71,7 @@ def build_model(name: str, extra_config_dir: Path, seed: int = 0) -> PredictiveM
         f"training.sequence_len={SEQ}",
         f"hydra.searchpath=[file://{extra_config_dir}]",
     ]
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base=None):
-        cfg = compose(config_name="train", overrides=overrides)
-    return build_experiment(cfg).model
+    return build_experiment(load_config(overrides)).model
 
 
 @pytest.fixture(scope="module", params=[*MODEL_NAMES, THROWAWAY, DOCS_EXAMPLE])
