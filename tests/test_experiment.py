@@ -67,7 +67,9 @@ def test_each_optimizer_and_schedule_config_builds_and_trains(optimizer, schedul
     )
     experiment = build_experiment(cfg)
     peak = cfg.training.optimizer.instance.learning_rate
-    assert max(float(experiment.learning_rate(step)) for step in range(cfg.training.num_steps)) <= peak + 1e-12
+    assert (
+        max(float(np.asarray(experiment.learning_rate(step))) for step in range(cfg.training.num_steps)) <= peak + 1e-12
+    )
     result = train(experiment.model, experiment.process, experiment.optimizer, experiment.training, seed=0)
     assert all(np.isfinite(record["loss"]) for record in result.metrics)
     before = jax.tree.leaves(eqx.filter(experiment.model, eqx.is_array))

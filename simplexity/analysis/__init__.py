@@ -1,0 +1,71 @@
+"""What a trained model learned: linear probes from its activations to the beliefs of its process, and plots."""
+
+from simplexity.analysis.belief_dataset import BeliefDataset, TooManyContextsError, belief_dataset
+from simplexity.analysis.belief_geometry import (
+    CONCATENATED,
+    BeliefGeometry,
+    ModelOutputs,
+    analyze_contexts,
+    analyze_model,
+    model_outputs,
+)
+from simplexity.analysis.options import AnalysisOptions, analysis_options
+from simplexity.analysis.pca import PCA, fit_pca
+from simplexity.analysis.plots import (
+    belief_colors,
+    plot_belief_geometry,
+    plot_position_losses,
+    plot_training_curve,
+    simplex_projection,
+)
+from simplexity.analysis.regression import (
+    AffineMap,
+    ProbeResult,
+    fit_affine_map,
+    fit_probe,
+    train_test_split,
+    weighted_r2,
+    weighted_rmse,
+)
+from simplexity.analysis.trained_run import (
+    ANALYSIS_FILE,
+    TrainedRun,
+    analyze_run,
+    format_report,
+    load_trained_run,
+    read_metrics,
+)
+
+__all__ = [
+    "ANALYSIS_FILE",
+    "CONCATENATED",
+    "PCA",
+    "AffineMap",
+    "AnalysisOptions",
+    "BeliefDataset",
+    "BeliefGeometry",
+    "ModelOutputs",
+    "ProbeResult",
+    "TooManyContextsError",
+    "TrainedRun",
+    "analysis_options",
+    "analyze_contexts",
+    "analyze_model",
+    "analyze_run",
+    "belief_colors",
+    "belief_dataset",
+    "fit_affine_map",
+    "fit_pca",
+    "fit_probe",
+    "format_report",
+    "load_trained_run",
+    "model_outputs",
+    "plot_belief_geometry",
+    "plot_position_losses",
+    "plot_training_curve",
+    "read_metrics",
+    "simplex_projection",
+    "train_test_split",
+    "weighted_r2",
+    "weighted_rmse",
+]

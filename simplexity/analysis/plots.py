@@ -1,0 +1,164 @@
+"""PNG figures of an analysis: belief geometry (true beside predicted), loss per position, training curve.
+
+Figures are drawn on matplotlib's Agg canvas without pyplot, so no global figure state or display is involved.
+Each figure has a fixed size in pixels (no tight bounding box), which the tests check.
+"""
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from simplexity.analysis.pca import fit_pca
+
+DPI = 100
+PANEL_INCHES = 3.2
+MAX_COLUMNS = 4
+# Corners of the 2-simplex for hidden states 0, 1, 2 (an equilateral triangle).
+SIMPLEX_CORNERS = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, math.sqrt(3) / 2]])
+
+
+def simplex_projection(beliefs: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Returns a linear map from beliefs (shape `(n, states)`) to points of the plane (shape `(n, 2)`).
+
+    For 3 states: barycentric coordinates on the 2-simplex. Otherwise: the first two principal axes of `beliefs`
+    (padded with zeros when the beliefs vary along fewer than two).
+    """
+    if beliefs.shape[1] == 3:
+        return lambda points: np.asarray(points, dtype=np.float64) @ SIMPLEX_CORNERS
+    pca = fit_pca(beliefs, num_components=2)
+    padding = 2 - pca.components.shape[0]
+    return lambda points: np.pad(pca.transform(points), ((0, 0), (0, padding)))
+
+
+def belief_colors(beliefs: np.ndarray) -> np.ndarray:
+    """Returns an RGB colour in [0, 1] per belief, shape `(n, 3)`.
+
+    For 3 states the colour is the belief itself (hidden state `i` pure in channel `i`). Otherwise the first
+    three principal coordinates, each rescaled to [0, 1].
+    """
+    if beliefs.shape[1] == 3:
+        return np.clip(beliefs, 0.0, 1.0)
+    coordinates = fit_pca(beliefs, num_components=3).transform(beliefs)
+    low, high = coordinates.min(axis=0), coordinates.max(axis=0)
+    scaled = (coordinates - low) / np.where(high > low, high - low, 1.0)
+    return np.pad(scaled, ((0, 0), (0, 3 - scaled.shape[1])), constant_values=0.5)
+
+
+def _save(figure: Figure, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(figure).print_png(str(path))
+    return path
+
+
+def _draw_beliefs(axes: Axes, points: np.ndarray, colors: np.ndarray, title: str, outline: bool) -> None:
+    if outline:
+        triangle = np.vstack([SIMPLEX_CORNERS, SIMPLEX_CORNERS[:1]])
+        axes.plot(triangle[:, 0], triangle[:, 1], color="0.7", linewidth=0.8)
+    axes.scatter(points[:, 0], points[:, 1], c=colors, s=0.6, linewidths=0, rasterized=True)
+    axes.set_title(title, fontsize=9)
+    axes.set_aspect("equal", adjustable="datalim")
+    axes.set_xticks([])
+    axes.set_yticks([])
+
+
+def plot_belief_geometry(
+    beliefs: np.ndarray,
+    predictions: Mapping[str, np.ndarray],
+    path: str | Path,
+    scores: Mapping[str, float] | None = None,
+) -> Path:
+    """Draws the true beliefs and, in the same projection and colours, the beliefs predicted from each activation.
+
+    Each point is one context, coloured by its true belief (`belief_colors`) in every panel, so a panel whose
+    colours fall into the same places as the true beliefs' shows the same geometry.
+
+    Arguments:
+        beliefs: true beliefs, shape `(n, states)`.
+        predictions: panel title (an activation name) to predicted beliefs, each shape `(n, states)`.
+        path: where to write the PNG.
+        scores: held-out R^2 per name in `predictions`, shown in the titles.
+
+    Returns:
+        The path written.
+    """
+    project = simplex_projection(beliefs)
+    colors = belief_colors(beliefs)
+    panels = 1 + len(predictions)
+    columns = min(panels, MAX_COLUMNS)
+    rows = math.ceil(panels / columns)
+    figure = Figure(figsize=(PANEL_INCHES * columns, PANEL_INCHES * rows), dpi=DPI, layout="constrained")
+    grid = figure.subplots(rows, columns, squeeze=False)
+    outline = beliefs.shape[1] == 3
+    title = "true beliefs (simplex)" if outline else "true beliefs (PCA)"
+    _draw_beliefs(grid[0, 0], project(beliefs), colors, title, outline)
+    for index, (name, predicted) in enumerate(predictions.items(), start=1):
+        score = "" if scores is None or name not in scores else f"  R²={scores[name]:.4f}"
+        _draw_beliefs(grid.flat[index], project(predicted), colors, f"from {name}{score}", outline)
+    for axes in grid.flat[panels:]:
+        axes.set_axis_off()
+    return _save(figure, path)
+
+
+def plot_position_losses(model_losses: np.ndarray, myopic_entropies: np.ndarray, path: str | Path) -> Path:
+    """Draws the model's expected loss at each context position beside the myopic entropy, and their difference.
+
+    Arguments:
+        model_losses: expected cross-entropy (nats) at input positions `0..L-1`, shape `(L,)`.
+        myopic_entropies: the lowest achievable loss at the same positions, shape `(L,)`.
+        path: where to write the PNG.
+
+    Returns:
+        The path written.
+    """
+    positions = np.arange(len(model_losses))
+    figure = Figure(figsize=(9.0, 3.6), dpi=DPI, layout="constrained")
+    left, right = figure.subplots(1, 2)
+    left.plot(positions, model_losses, marker="o", label="model")
+    left.plot(positions, myopic_entropies, marker="x", linestyle="--", color="black", label="myopic entropy")
+    left.set_xlabel("input position (tokens seen - 1)")
+    left.set_ylabel("loss (nats)")
+    left.legend()
+    right.bar(positions, model_losses - myopic_entropies, color="tab:orange")
+    right.axhline(0.0, color="black", linewidth=0.8)
+    right.set_xlabel("input position (tokens seen - 1)")
+    right.set_ylabel("model loss - myopic entropy (nats)")
+    return _save(figure, path)
+
+
+def plot_training_curve(
+    steps: Sequence[float],
+    losses: Sequence[float],
+    path: str | Path,
+    entropy_rate: float | None = None,
+    best_loss: float | None = None,
+) -> Path:
+    """Draws the logged training loss against the step, with the entropy rate and the best achievable loss.
+
+    Arguments:
+        steps: logged steps.
+        losses: mean training loss (nats) of each logged interval.
+        path: where to write the PNG.
+        entropy_rate: the process's entropy rate in nats, drawn as a line when given.
+        best_loss: the lowest achievable mean loss over the trained context (the mean myopic entropy over its
+            positions), drawn as a line when given.
+
+    Returns:
+        The path written.
+    """
+    figure = Figure(figsize=(6.0, 3.6), dpi=DPI, layout="constrained")
+    axes = figure.subplots()
+    axes.plot(steps, losses, marker=".", label="training loss")
+    if best_loss is not None:
+        axes.axhline(best_loss, color="black", linestyle="--", label=f"best achievable ({best_loss:.4f})")
+    if entropy_rate is not None:
+        axes.axhline(entropy_rate, color="tab:red", linestyle=":", label=f"entropy rate ({entropy_rate:.4f})")
+    axes.set_xlabel("step")
+    axes.set_ylabel("loss (nats)")
+    axes.legend()
+    return _save(figure, path)

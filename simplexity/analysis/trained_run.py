@@ -1,0 +1,201 @@
+"""The belief-geometry analysis of a training run directory: `analysis.json` and figures.
+
+A run directory is what `run_experiment.py` writes: `config.yaml`, `metrics.jsonl` and `checkpoints/<step>/`.
+Every mistake a user can make in pointing the analysis at one (no such directory, no checkpoint, a model without
+activations, a context too long) raises a one-line `ConfigError` before anything is written.
+"""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+from omegaconf import DictConfig, OmegaConf
+
+from simplexity.analysis.belief_dataset import belief_dataset
+from simplexity.analysis.belief_geometry import BeliefGeometry, analyze_contexts
+from simplexity.analysis.options import AnalysisOptions
+from simplexity.analysis.plots import plot_belief_geometry, plot_position_losses, plot_training_curve
+from simplexity.config import ConfigError
+from simplexity.config.errors import one_line
+from simplexity.experiment import Experiment, build_experiment
+from simplexity.generative_processes import entropy_rate
+from simplexity.persistence import Checkpointer
+from simplexity.predictive_models import ActivationsUnavailableError, PredictiveModel
+from simplexity.training import initial_train_state
+
+ANALYSIS_FILE = "analysis.json"
+FIGURES = {"belief_geometry": "belief_geometry.png", "position_loss": "position_loss.png"}
+TRAINING_CURVE = "training_curve.png"
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """A run directory's config, what it builds, and its model restored from one checkpoint."""
+
+    run_dir: Path
+    config: DictConfig
+    experiment: Experiment
+    model: PredictiveModel
+    step: int
+
+
+def load_trained_run(run_dir: str | Path, step: int | None = None) -> TrainedRun:
+    """Returns the run in `run_dir` with its model restored from the checkpoint of `step` (None: the latest).
+
+    Raises:
+        ConfigError: when `run_dir` is not a run directory, holds no checkpoint, or has no checkpoint of `step`.
+    """
+    run_dir = Path(run_dir).absolute()
+    config_path = run_dir / "config.yaml"
+    if not run_dir.is_dir():
+        raise ConfigError.invalid("run_dir", str(run_dir), "is not a directory")
+    if not config_path.is_file():
+        raise ConfigError.invalid(
+            "run_dir", str(run_dir), "has no config.yaml; give a directory run_experiment.py wrote"
+        )
+    config = OmegaConf.load(config_path)
+    if not isinstance(config, DictConfig):
+        raise ConfigError.invalid("run_dir", str(run_dir), "its config.yaml is not a mapping")
+    try:
+        experiment = build_experiment(config)
+    except ConfigError as error:
+        raise ConfigError(f"run_dir={str(run_dir)!r}: config.yaml: {error}") from error
+    checkpointer = Checkpointer(run_dir / config.persistence.checkpoint_dir)
+    steps = checkpointer.steps()
+    if not steps:
+        raise ConfigError.invalid("run_dir", str(run_dir), f"no checkpoint in {checkpointer.directory}")
+    chosen = steps[-1] if step is None else step
+    if chosen not in steps:
+        raise ConfigError.invalid("step", step, f"no checkpoint of that step in {checkpointer.directory}; has {steps}")
+    template = initial_train_state(experiment.model, experiment.optimizer)
+    try:
+        state = checkpointer.restore(chosen, template)
+    except Exception as error:
+        raise ConfigError.invalid(
+            "step", chosen, f"the checkpoint does not fit the model of config.yaml: {one_line(error)}"
+        ) from error
+    finally:
+        checkpointer.close()
+    model = eqx.combine(state.params, eqx.filter(experiment.model, eqx.is_array, inverse=True))
+    return TrainedRun(run_dir=run_dir, config=config, experiment=experiment, model=model, step=chosen)
+
+
+def read_metrics(path: str | Path) -> list[dict[str, float]]:
+    """Returns the records of a `metrics.jsonl` that have a loss, in file order; none when it does not exist."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [record for record in records if "step" in record and "loss" in record]
+
+
+def _entropy_rate_or_none(run: TrainedRun) -> float | None:
+    """Returns the process's entropy rate, or None where its myopic entropies do not converge in reach."""
+    try:
+        return entropy_rate(run.experiment.process)
+    except ValueError:
+        return None
+
+
+def _check_context_len(run: TrainedRun, options: AnalysisOptions) -> int:
+    """Returns the context length to analyse, or raises a `ConfigError` for one the model was not trained on."""
+    trained = run.experiment.training.sequence_len
+    if options.max_context_len is None:
+        return trained
+    if options.max_context_len > trained:
+        raise ConfigError.invalid(
+            "max_context_len", options.max_context_len, f"must be at most the trained sequence_len={trained}"
+        )
+    return options.max_context_len
+
+
+def _analyze(run: TrainedRun, options: AnalysisOptions) -> BeliefGeometry:
+    """Runs `analyze_model` on the run, turning the mistakes a user can make into `ConfigError`s."""
+    max_context_len = _check_context_len(run, options)
+    dataset = belief_dataset(run.experiment.process, max_context_len, options.min_probability, options.max_contexts)
+    if dataset.max_context_len < max_context_len and options.max_context_len is not None:
+        raise ConfigError.invalid(
+            "max_context_len",
+            options.max_context_len,
+            f"its contexts are more than max_contexts={options.max_contexts}; at most "
+            f"{dataset.max_context_len} fits (or raise max_contexts or min_probability)",
+        )
+    try:
+        return analyze_contexts(
+            run.model,
+            dataset,
+            test_fraction=options.test_fraction,
+            split_seed=options.split_seed,
+            batch_size=options.batch_size,
+        )
+    except ActivationsUnavailableError as error:
+        name = OmegaConf.select(run.config, "predictive_model.name", default="?")
+        raise ConfigError(f"run_dir={str(run.run_dir)!r}: model {name!r} cannot be analysed: {error}") from error
+
+
+def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> dict[str, Any]:
+    """Analyses the run in `run_dir` and writes `analysis.json` and figures into `options.output_dir` (or `run_dir`).
+
+    Returns:
+        What `analysis.json` holds: the step, probe R^2 and RMSE per activation and concatenated, PCA explained
+        variance, the model's loss per position against the myopic entropy, the entropy rate, the figures.
+
+    Raises:
+        ConfigError: for a directory that cannot be analysed (see `load_trained_run`), a model without
+            activations, or a context length that does not fit.
+    """
+    options = options or AnalysisOptions()
+    run = load_trained_run(run_dir, options.step)
+    geometry = _analyze(run, options)
+    output_dir = Path(options.output_dir or run.run_dir).absolute()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    rate = _entropy_rate_or_none(run)
+    trained_len = run.experiment.training.sequence_len
+    best_loss = float(geometry.myopic_entropies.mean()) if geometry.dataset.max_context_len == trained_len else None
+    figures = [
+        plot_belief_geometry(
+            geometry.dataset.beliefs,
+            geometry.predictions,
+            output_dir / FIGURES["belief_geometry"],
+            scores={name: probe.r2 for name, probe in geometry.probes.items()},
+        ),
+        plot_position_losses(geometry.model_losses, geometry.myopic_entropies, output_dir / FIGURES["position_loss"]),
+    ]
+    metrics = read_metrics(run.run_dir / "metrics.jsonl")
+    if metrics:
+        steps, losses = [record["step"] for record in metrics], [record["loss"] for record in metrics]
+        figures.append(plot_training_curve(steps, losses, output_dir / TRAINING_CURVE, rate, best_loss))
+    report = {
+        "run_dir": str(run.run_dir),
+        "output_dir": str(output_dir),
+        "step": run.step,
+        "process": OmegaConf.select(run.config, "training_data_generator.name", default=None),
+        "model": OmegaConf.select(run.config, "predictive_model.name", default=None),
+        "test_fraction": options.test_fraction,
+        "split_seed": options.split_seed,
+        "min_probability": options.min_probability,
+        **geometry.summary(),
+        "entropy_rate": rate,
+        "best_average_loss": best_loss,
+        "final_training_loss": metrics[-1]["loss"] if metrics else None,
+        "figures": [path.name for path in figures],
+    }
+    path = output_dir / ANALYSIS_FILE
+    path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Returns a few lines summarising an analysis report for the console."""
+    lines = [f"analysed step {report['step']}: {report['num_contexts']} contexts of up to {report['max_context_len']}"]
+    for name, scores in report["regression"].items():
+        r2 = "nan" if scores["r2"] is None else f"{scores['r2']:.4f}"
+        rmse = "nan" if scores["rmse"] is None else f"{scores['rmse']:.4f}"
+        lines.append(f"  belief probe from {name}: held-out R^2={r2} RMSE={rmse}")
+    gap = report["position_loss"]["max_abs_difference"]
+    lines.append(f"  max |loss - myopic entropy| over positions: {gap:.4f} nats")
+    if report["entropy_rate"] is not None:
+        lines.append(f"  entropy rate: {report['entropy_rate']:.4f} nats")
+    return "\n".join(lines)

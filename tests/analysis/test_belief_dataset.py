@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from simplexity.analysis import TooManyContextsError, belief_dataset
+from simplexity.generative_processes import myopic_entropy, word_beliefs
+from simplexity.generative_processes.information import entropy
+
+
+def test_every_context_of_each_length_is_listed_once(mess3):
+    dataset = belief_dataset(mess3, 4)
+    assert len(dataset) == 3 + 9 + 27 + 81
+    assert dataset.tokens.shape == (120, 4)
+    for length in range(1, 5):
+        contexts = dataset.tokens[dataset.lengths == length, :length]
+        assert len(np.unique(contexts, axis=0)) == 3**length
+        assert np.all(dataset.tokens[dataset.lengths == length, length:] == 0)  # padding
+
+
+def test_probabilities_sum_to_one_at_each_position(mess3):
+    dataset = belief_dataset(mess3, 5)
+    np.testing.assert_allclose(dataset.per_position(np.ones(len(dataset))), 1.0)
+    totals = np.bincount(dataset.positions, weights=dataset.probabilities)
+    np.testing.assert_allclose(totals, np.ones(5), atol=1e-12)
+
+
+def test_beliefs_are_those_of_each_word(mess3):
+    dataset = belief_dataset(mess3, 3)
+    words = word_beliefs(mess3, 3)
+    longest = dataset.lengths == 3
+    np.testing.assert_array_equal(dataset.tokens[longest], words.words)
+    np.testing.assert_allclose(dataset.beliefs[longest], words.beliefs)
+    np.testing.assert_allclose(dataset.probabilities[longest], words.probabilities)
+
+
+def test_conditional_entropy_per_position_is_the_myopic_entropy(mess3):
+    dataset = belief_dataset(mess3, 4)
+    per_position = dataset.per_position(entropy(dataset.next_token_probabilities))
+    # Input position t has seen t + 1 tokens: its best loss is h(t + 2).
+    np.testing.assert_allclose(per_position, myopic_entropy(mess3, 5)[1:], atol=1e-12)
+
+
+def test_max_contexts_stops_at_the_longest_length_that_fits(mess3):
+    dataset = belief_dataset(mess3, 6, max_contexts=3 + 9 + 27 + 10)
+    assert dataset.max_context_len == 3
+    with pytest.raises(TooManyContextsError, match="max_contexts=2"):
+        belief_dataset(mess3, 6, max_contexts=2)
+
+
+def test_min_probability_drops_improbable_contexts(mess3):
+    dataset = belief_dataset(mess3, 4, min_probability=0.01)
+    assert np.all(dataset.probabilities > 0.01)
+    assert len(dataset) < 120

@@ -1,0 +1,63 @@
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from simplexity.analysis import CONCATENATED, analyze_model
+from simplexity.generative_processes import HiddenMarkovModel, myopic_entropy
+from simplexity.predictive_models import ActivationsUnavailableError
+
+
+class BayesFilter(eqx.Module):
+    """The exact predictor: its only activation is the belief, its logits the log of the next-token distribution."""
+
+    process: HiddenMarkovModel
+
+    def _beliefs(self, tokens):
+        def step(state, token):
+            state = self.process.transition_states(state, token)
+            return state, state
+
+        return jax.lax.scan(step, self.process.initial_state, tokens)[1]
+
+    def activations(self, tokens):
+        return {"belief": jax.vmap(self._beliefs)(tokens)}
+
+    def __call__(self, tokens):
+        beliefs = jax.vmap(self._beliefs)(tokens)
+        return jnp.log(jax.vmap(jax.vmap(self.process.observation_probability_distribution))(beliefs))
+
+
+def test_the_exact_predictor_has_r2_one_and_loss_equal_to_myopic_entropy(mess3):
+    geometry = analyze_model(BayesFilter(mess3), mess3, 5, batch_size=64)
+    assert geometry.probes["belief"].r2 == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(geometry.predictions["belief"], geometry.dataset.beliefs, atol=1e-5)
+    np.testing.assert_allclose(geometry.model_losses, geometry.myopic_entropies, atol=1e-5)
+    np.testing.assert_allclose(geometry.myopic_entropies, myopic_entropy(mess3, 6)[1:], atol=1e-12)
+
+
+def test_every_activation_and_their_concatenation_is_probed(mess3, tiny_gru_rnn):
+    geometry = analyze_model(tiny_gru_rnn, mess3, 4, batch_size=50)
+    assert list(geometry.probes) == ["embedding", "layer_0", "layer_1", CONCATENATED]
+    assert geometry.predictions[CONCATENATED].shape == (len(geometry.dataset), 3)
+    assert len(geometry.test) + len(geometry.train) == len(geometry.dataset)
+    # Cross-entropy is never below entropy.
+    assert np.all(geometry.model_losses >= geometry.myopic_entropies - 1e-6)
+    summary = geometry.summary()
+    assert set(summary["regression"][CONCATENATED]) == {"r2", "rmse", "train_r2"}
+    assert len(summary["position_loss"]["model"]) == 4
+
+
+def test_concatenated_probe_is_at_least_as_good_on_training_contexts(mess3, tiny_gru_rnn):
+    geometry = analyze_model(tiny_gru_rnn, mess3, 4)
+    best_single = max(probe.train_r2 for name, probe in geometry.probes.items() if name != CONCATENATED)
+    assert geometry.probes[CONCATENATED].train_r2 >= best_single - 1e-9
+
+
+def test_a_model_without_activations_is_refused_before_running(mess3):
+    def uniform(tokens):
+        return jnp.zeros((*tokens.shape, 3))
+
+    with pytest.raises(ActivationsUnavailableError, match="exposes no activations"):
+        analyze_model(uniform, mess3, 3)  # pyright: ignore[reportArgumentType]

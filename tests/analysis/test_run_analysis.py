@@ -1,0 +1,71 @@
+"""`run_analysis.py` end to end, in subprocesses, on a tiny training run."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+pytestmark = pytest.mark.slow
+
+
+def run_script(script: str, *overrides: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, script, *overrides], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("run")
+    result = run_script("run_experiment.py", "training=tiny", "predictive_model=gru_rnn", f"hydra.run.dir={run_dir}")
+    assert result.returncode == 0, result.stderr
+    return run_dir
+
+
+def test_analysis_of_a_run_writes_its_report_and_figures(trained_run):
+    result = run_script("run_analysis.py", f"run_dir={trained_run}", "max_context_len=4")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((trained_run / "analysis.json").read_text())
+    assert report["step"] == 6
+    assert set(report["regression"]) == {"embedding", "layer_0", "layer_1", "concatenated"}
+    assert set(report["regression"]["concatenated"]) == {"r2", "rmse", "train_r2"}
+    assert set(report["position_loss"]) == {"model", "myopic_entropy", "max_abs_difference"}
+    assert len(report["position_loss"]["model"]) == 4
+    for name in ["belief_geometry.png", "position_loss.png", "training_curve.png"]:
+        assert (trained_run / name).stat().st_size > 0
+    assert "belief probe from concatenated" in result.stdout
+
+
+def test_an_earlier_checkpoint_into_another_directory(trained_run, tmp_path):
+    result = run_script("run_analysis.py", f"run_dir={trained_run}", "step=2", f"output_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((tmp_path / "analysis.json").read_text())["step"] == 2
+
+
+def test_a_run_without_checkpoint_fails_in_one_line(trained_run, tmp_path):
+    (tmp_path / "config.yaml").write_text((trained_run / "config.yaml").read_text())
+    result = run_script("run_analysis.py", f"run_dir={tmp_path}")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0
+    assert result.stderr.startswith("error: run_dir=") and "no checkpoint in" in result.stderr
+    assert not (tmp_path / "analysis.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ((), "error: run_dir: missing; give the training run directory"),
+        (("run_dir=/no/such/run",), "error: run_dir='/no/such/run': is not a directory"),
+        (("step=99",), "error: step=99: no checkpoint of that step"),
+    ],
+)
+def test_user_errors_fail_in_one_line(trained_run, overrides, expected):
+    if overrides and overrides[0] == "step=99":
+        overrides = (f"run_dir={trained_run}", *overrides)
+    result = run_script("run_analysis.py", *overrides)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert result.stderr.startswith(expected), result.stderr

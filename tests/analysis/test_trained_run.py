@@ -1,0 +1,141 @@
+import re
+from pathlib import Path
+
+import equinox as eqx
+import jax.numpy as jnp
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, OmegaConf
+
+from simplexity.analysis import AnalysisOptions, analysis_options, analyze_run, load_trained_run
+from simplexity.config import ConfigError, register_configs
+from simplexity.experiment import build_experiment
+from simplexity.persistence import Checkpointer
+from simplexity.training import initial_train_state
+
+CONFIGS = Path(__file__).parents[2] / "configs"
+
+
+class UnigramModel(eqx.Module):
+    """A trainable model that predicts the same distribution everywhere and exposes no activations."""
+
+    logits: jnp.ndarray
+
+    def __init__(self, vocab_size: int):
+        self.logits = jnp.zeros(vocab_size)
+
+    def __call__(self, tokens):
+        return jnp.broadcast_to(self.logits, (*tokens.shape, self.logits.shape[0]))
+
+
+def training_config(*overrides: str) -> DictConfig:
+    register_configs()
+    with initialize_config_dir(str(CONFIGS), version_base=None):
+        return compose("train", overrides=["training=tiny", *overrides])
+
+
+def write_run(run_dir: Path, cfg: DictConfig, steps: list[int]) -> Path:
+    """Writes config.yaml and a checkpoint of the untrained model at each of `steps`, as a training run would."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    experiment = build_experiment(cfg)
+    checkpointer = Checkpointer(run_dir / "checkpoints")
+    for step in steps:
+        checkpointer.save(step, initial_train_state(experiment.model, experiment.optimizer))
+    checkpointer.close()
+    return run_dir
+
+
+def assert_one_line(error: pytest.ExceptionInfo[ConfigError], *fragments: str) -> None:
+    message = str(error.value)
+    assert "\n" not in message
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_a_missing_directory_is_refused(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_trained_run(tmp_path / "nope")
+    assert_one_line(error, "run_dir=", "is not a directory")
+
+
+def test_a_directory_without_config_is_refused(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_trained_run(tmp_path)
+    assert_one_line(error, "has no config.yaml")
+
+
+def test_a_run_without_checkpoint_is_refused(tmp_path):
+    write_run(tmp_path, training_config(), steps=[])
+    with pytest.raises(ConfigError) as error:
+        analyze_run(tmp_path)
+    assert_one_line(error, "run_dir=", "no checkpoint in")
+    assert not (tmp_path / "analysis.json").exists()
+
+
+def test_the_latest_or_a_named_checkpoint_is_restored(tmp_path):
+    write_run(tmp_path, training_config(), steps=[2, 4])
+    assert load_trained_run(tmp_path).step == 4
+    assert load_trained_run(tmp_path, step=2).step == 2
+    with pytest.raises(ConfigError) as error:
+        load_trained_run(tmp_path, step=3)
+    assert_one_line(error, "step=3", "[2, 4]")
+
+
+def test_a_model_without_activations_is_refused(tmp_path):
+    cfg = training_config()
+    cfg.predictive_model.instance = OmegaConf.create(
+        {"_target_": f"{__name__}.UnigramModel", "vocab_size": cfg.training_data_generator.vocab_size}
+    )
+    write_run(tmp_path, cfg, steps=[6])
+    with pytest.raises(ConfigError) as error:
+        analyze_run(tmp_path)
+    assert_one_line(error, "cannot be analysed", "UnigramModel exposes no activations")
+    assert not (tmp_path / "analysis.json").exists()
+
+
+def test_a_context_longer_than_trained_is_refused(tmp_path):
+    write_run(tmp_path, training_config(), steps=[6])
+    with pytest.raises(ConfigError) as error:
+        analyze_run(tmp_path, AnalysisOptions(max_context_len=9))
+    assert_one_line(error, "max_context_len=9", "sequence_len=8")
+    with pytest.raises(ConfigError) as error:
+        analyze_run(tmp_path, AnalysisOptions(max_context_len=8, max_contexts=100))
+    assert_one_line(error, "max_context_len=8", "at most 3 fits")
+
+
+def test_the_analysis_writes_its_report_into_output_dir(tmp_path):
+    run_dir = write_run(tmp_path / "run", training_config(), steps=[6])
+    report = analyze_run(run_dir, AnalysisOptions(max_context_len=3, output_dir=tmp_path / "out"))
+    assert (tmp_path / "out" / "analysis.json").is_file()
+    assert report["step"] == 6 and report["max_context_len"] == 3
+    assert report["figures"] == ["belief_geometry.png", "position_loss.png"]  # no metrics.jsonl: no training curve
+    assert not (run_dir / "analysis.json").exists()
+
+
+def analyze_config(**values) -> DictConfig:
+    with initialize_config_dir(str(CONFIGS), version_base=None):
+        cfg = compose("analyze", overrides=["run_dir=somewhere"])
+    for key, value in values.items():
+        cfg[key] = value
+    return cfg
+
+
+def test_analysis_options_of_the_default_config():
+    assert analysis_options(analyze_config()) == AnalysisOptions()
+    assert analysis_options(analyze_config(step=7, output_dir="out")).step == 7
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("step", "first", "step='first': must be `latest`"),
+        ("max_context_len", 0, "max_context_len=0: must be a positive integer"),
+        ("test_fraction", 1.0, "test_fraction=1.0: must be a number strictly between 0 and 1"),
+        ("min_probability", -0.1, "min_probability=-0.1"),
+        ("batch_size", 0, "batch_size=0"),
+    ],
+)
+def test_bad_analysis_options_are_refused_in_one_line(key, value, expected):
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        analysis_options(analyze_config(**{key: value}))
