@@ -11,7 +11,6 @@ from simplexity.cli import report_config_errors, run_reporting_user_errors
 from simplexity.config.schema import register_configs
 from simplexity.run import run_experiment
 
-
 register_configs()
 
 
