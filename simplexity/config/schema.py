@@ -67,7 +67,7 @@ class TrainingSettings:
 class ValidationSettings:
     """`validation`: the fixed validation set."""
 
-    num_sequences: int = 512
+    num_sequences: int = 2048
     seed: int = 0
 
 
