@@ -12,7 +12,7 @@ For the GRU-RNN at batch 4, sequence 8 (where dispatch dominates) and at batch 1
 of the fused chunk and of a naive loop (per step, a separately jitted sampling call and a separately jitted train
 step, with the loss read on the host), timed alternately in the same process.
 
-`gru_rnn_limits` compares the GRU's step time with the rate of its sequential hidden-to-hidden matmul at this
+`gru_rnn_limits` compares the GRU's step time with the rate of its sequential hidden-to-hidden products at this
 batch, the part of its FLOPs that cannot be batched over positions.
 """
 
@@ -235,27 +235,32 @@ def compare_with_naive(
 
 
 def gru_rnn_limits(gru_result: dict[str, Any], recurrent_seconds: float, peak: float) -> dict[str, Any]:
-    """Returns how much of the GRU's FLOPs are sequential, the rate they run at, and the MFU that rate allows."""
+    """Returns how much of the GRU's training FLOPs are sequential, the rate they run at, and the MFU that allows.
+
+    Per layer and position, a training step runs two products in sequence (`gru_recurrence`): the forward hidden
+    product and, backward, the hidden-state gradient, each of `(batch, H) @ (H, 3H)` size; every other product
+    (input projections, all weight gradients, the read-out) is one large product over all positions.
+    """
     hidden, layers, batch = GRU["hidden_size"], GRU["num_layers"], gru_result["batch"]
-    recurrent_flops_per_token = layers * 2 * 3 * hidden * hidden
-    total_flops_per_token = gru_result["analytic_training_flops_per_step"] // (3 * batch * gru_result["sequence_len"])
-    share = recurrent_flops_per_token / total_flops_per_token
+    sequence_len = gru_result["sequence_len"]
+    sequential_flops_per_token = 2 * layers * 2 * 3 * hidden * hidden
+    training_flops_per_token = gru_result["analytic_training_flops_per_step"] // (batch * sequence_len)
+    share = sequential_flops_per_token / training_flops_per_token
     recurrent_rate = 2 * batch * hidden * 3 * hidden / recurrent_seconds
-    # The backward pass of each position does two products of the forward one's size (d_hidden and d_weight).
-    matmul_seconds = 3 * recurrent_seconds
-    step_seconds = gru_result["fused_seconds_per_step"] / (layers * gru_result["sequence_len"])
+    matmul_seconds = 2 * recurrent_seconds
+    step_seconds = gru_result["fused_seconds_per_step"] / (layers * sequence_len)
     return {
-        "recurrent_share_of_analytic_flops": round(share, 3),
+        "sequential_share_of_analytic_training_flops": round(share, 3),
         "recurrent_matmul_shape": f"({batch}, {hidden}) @ ({hidden}, {3 * hidden})",
         "recurrent_matmul_seconds": round(recurrent_seconds, 9),
         "recurrent_matmul_flops_per_second": round(recurrent_rate),
         "recurrent_matmul_over_matmul_reference": round(recurrent_rate / peak, 3),
         "mfu_ceiling_if_only_matmuls_took_time": round(1 / (share * peak / recurrent_rate + (1 - share)), 3),
         "fused_seconds_per_layer_position": round(step_seconds, 9),
-        "recurrent_matmuls_seconds_per_layer_position": round(matmul_seconds, 9),
-        "recurrent_matmuls_share_of_fused_step": round(matmul_seconds / step_seconds, 3),
-        "note": "per layer and position, a training step runs the recurrent product forward and two of its size "
-        "backward, in sequence; the chain's rate is what a product of that size reaches here",
+        "sequential_matmuls_seconds_per_layer_position": round(matmul_seconds, 9),
+        "sequential_matmuls_share_of_fused_step": round(matmul_seconds / step_seconds, 3),
+        "note": "the ceiling assumes the sequential products run at the chain's rate (one core: each waits for the "
+        "last) and everything else at the reference matmul's rate (both cores), with no other cost",
     }
 
 

@@ -4,8 +4,9 @@ import math
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 from jaxtyping import Array, Float, PRNGKeyArray
+
+from simplexity.predictive_models.gru_recurrence import gru_recurrence
 
 
 class GRULayer(eqx.Module):
@@ -13,8 +14,9 @@ class GRULayer(eqx.Module):
 
     Gates follow the usual formulation: `r = sigma(W_ir x + b_ir + W_hr h + b_hr)`,
     `z = sigma(W_iz x + b_iz + W_hz h + b_hz)`, `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`,
-    `h' = (1 - z) * n + z * h`. The input projections of all positions are computed in one matrix product
-    before the recurrence, so the sequential scan carries only the hidden-to-hidden product.
+    `h' = (1 - z) * n + z * h` (PyTorch's convention). The recurrence is `gru_recurrence`: only the
+    hidden-to-hidden products run position by position, forward and backward; input projections, gates and
+    weight gradients are computed for all positions at once.
 
     Arguments:
         input_size: features per input position.
@@ -37,19 +39,13 @@ class GRULayer(eqx.Module):
         )
         self.hidden_size = hidden_size
 
-    def __call__(self, inputs: Float[Array, "seq input"]) -> Float[Array, "seq hidden"]:
-        """Returns the hidden state after every position, starting from zeros."""
-        input_gates = inputs @ self.input_weight.T + self.input_bias
+    def __call__(self, inputs: Float[Array, "seq *batch input"]) -> Float[Array, "seq *batch hidden"]:
+        """Returns the hidden state after every position, starting from zeros.
 
-        def step(hidden: Float[Array, " hidden"], gates_x: Float[Array, " 3*hidden"]):
-            gates_h = self.hidden_weight @ hidden + self.hidden_bias
-            reset_x, update_x, new_x = jnp.split(gates_x, 3)
-            reset_h, update_h, new_h = jnp.split(gates_h, 3)
-            reset = jax.nn.sigmoid(reset_x + reset_h)
-            update = jax.nn.sigmoid(update_x + update_h)
-            candidate = jnp.tanh(new_x + reset * new_h)
-            hidden = (1.0 - update) * candidate + update * hidden
-            return hidden, hidden
-
-        _, hidden_states = jax.lax.scan(step, jnp.zeros(self.hidden_size, inputs.dtype), input_gates)
-        return hidden_states
+        Position is the leading axis; any axes between it and the features are batch axes, so one sequence is
+        `(seq, input)` and a batch of them, run as one recurrence, is `(seq, batch, input)`.
+        """
+        batch_shape = inputs.shape[1:-1]
+        flat = inputs.reshape(inputs.shape[0], -1, inputs.shape[-1])
+        hidden_states = gru_recurrence(flat, self.input_weight, self.input_bias, self.hidden_weight, self.hidden_bias)
+        return hidden_states.reshape(inputs.shape[0], *batch_shape, self.hidden_size)

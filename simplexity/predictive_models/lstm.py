@@ -34,18 +34,27 @@ class LSTMLayer(eqx.Module):
         )
         self.hidden_size = hidden_size
 
-    def __call__(self, inputs: Float[Array, "seq input"]) -> Float[Array, "seq hidden"]:
-        """Returns the hidden state after every position, starting from zero hidden and cell states."""
-        input_gates = inputs @ self.input_weight.T + self.bias
+    def __call__(self, inputs: Float[Array, "seq *batch input"]) -> Float[Array, "seq *batch hidden"]:
+        """Returns the hidden state after every position, starting from zero hidden and cell states.
 
-        def step(carry: tuple[Array, Array], gates_x: Float[Array, " 4*hidden"]):
+        Position is the leading axis; any axes between it and the features are batch axes (as in `GRULayer`).
+        """
+        # One array per gate, so that the scan's body reads whole arrays rather than slices of a stacked one.
+        input_gates = tuple(
+            inputs @ weight.T + bias
+            for weight, bias in zip(jnp.split(self.input_weight, 4), jnp.split(self.bias, 4), strict=True)
+        )
+        hidden_weights = jnp.split(self.hidden_weight, 4)
+
+        def step(carry: tuple[Array, Array], gates_x: tuple[Array, ...]):
             hidden, cell = carry
-            gates = gates_x + self.hidden_weight @ hidden
-            input_gate, forget_gate, output_gate, candidate = jnp.split(gates, 4)
+            input_gate, forget_gate, output_gate, candidate = (
+                gate_x + hidden @ weight.T for gate_x, weight in zip(gates_x, hidden_weights, strict=True)
+            )
             cell = jax.nn.sigmoid(forget_gate) * cell + jax.nn.sigmoid(input_gate) * jnp.tanh(candidate)
             hidden = jax.nn.sigmoid(output_gate) * jnp.tanh(cell)
             return (hidden, cell), hidden
 
-        zeros = jnp.zeros(self.hidden_size, inputs.dtype)
+        zeros = jnp.zeros((*inputs.shape[1:-1], self.hidden_size), inputs.dtype)
         _, hidden_states = jax.lax.scan(step, (zeros, zeros), input_gates)
         return hidden_states

@@ -53,21 +53,25 @@ class RecurrentNetwork(eqx.Module):
 
     def __call__(self, tokens: Int[Array, "batch seq"]) -> Float[Array, "batch seq vocab"]:
         """Returns next-token logits for a batch of sequences."""
-        return jax.vmap(self._forward)(tokens)[0]
+        return self._forward(tokens)[0]
 
     def activations(self, tokens: Int[Array, "batch seq"]) -> dict[str, Float[Array, "batch seq features"]]:
         """Returns the embedding (`"embedding"`) and every layer's output (`"layer_0"`, ...) at every position."""
-        return jax.vmap(self._forward)(tokens)[1]
+        return self._forward(tokens)[1]
 
-    def _forward(self, tokens: Int[Array, " seq"]) -> tuple[Float[Array, "seq vocab"], dict[str, Array]]:
-        features = self.embedding[tokens]
+    def _forward(self, tokens: Int[Array, "batch seq"]) -> tuple[Float[Array, "batch seq vocab"], dict[str, Array]]:
+        # Position-major inside: each layer runs one recurrence over the whole batch, `(seq, batch, features)`.
+        features = self.embedding[tokens.T]
         activations = {"embedding": features}
         for index, layer in enumerate(self.layers):
             features = layer(features)
             if self.norms is not None:
-                features = jax.vmap(self.norms[index])(features)
+                features = jax.vmap(jax.vmap(self.norms[index]))(features)
             activations[f"layer_{index}"] = features
-        return jax.vmap(self.head)(features), activations
+        logits = features @ self.head.weight.T
+        if self.head.bias is not None:
+            logits = logits + self.head.bias
+        return logits.swapaxes(0, 1), {name: value.swapaxes(0, 1) for name, value in activations.items()}
 
 
 def _check_sizes(**sizes: int) -> None:

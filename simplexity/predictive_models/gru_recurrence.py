@@ -1,0 +1,153 @@
+"""The GRU recurrence over a batch of sequences, with a hand-written backward pass.
+
+Autodiff of a `lax.scan` GRU does three small matrix products per position in sequence (the forward hidden product,
+and backward both the hidden-state gradient and a slice of the weight gradient) and moves every gate through the loop.
+Here only what must be sequential is: the forward loop computes the hidden states (and, when a gradient will be
+taken, the gate factors the backward pass needs), and the backward loop carries the hidden-state gradient through one
+`(batch, 3H) @ (3H, H)` product per position. The input projections and all weight gradients are computed for all
+positions at once, as large matrix products. On a 2-core CPU a 4-layer GRU training step at batch 128, sequence 64
+takes about a fifth less time than with autodiff of the vmapped scan; the results equal autodiff of the plain
+recurrence to float rounding.
+"""
+
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float
+
+
+def gru_recurrence(
+    inputs: Float[Array, "seq batch input"],
+    input_weight: Float[Array, "3*hidden input"],
+    input_bias: Float[Array, " 3*hidden"],
+    hidden_weight: Float[Array, "3*hidden hidden"],
+    hidden_bias: Float[Array, " 3*hidden"],
+) -> Float[Array, "seq batch hidden"]:
+    """Returns the hidden state after every position of every sequence, starting from zeros.
+
+    Gates, in PyTorch's order and convention: `r = sigma(W_ir x + b_ir + W_hr h + b_hr)`,
+    `z = sigma(W_iz x + b_iz + W_hz h + b_hz)`, `n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`,
+    `h' = (1 - z) * n + z * h`; the weights stack the r, z and n rows.
+
+    Differentiable in reverse mode only (it is a `jax.custom_vjp`); forward-mode (`jax.jvp`) is not defined.
+    """
+    return _recurrence(inputs, input_weight, input_bias, hidden_weight, hidden_bias)
+
+
+@jax.custom_vjp
+def _recurrence(inputs: Array, input_weight: Array, input_bias: Array, hidden_weight: Array, hidden_bias: Array):
+    return _forward(inputs, input_weight, input_bias, hidden_weight, hidden_bias)[0]
+
+
+def _input_gates(inputs: Array, input_weight: Array, input_bias: Array, hidden_bias: Array) -> tuple[Array, ...]:
+    """Returns the input side of the reset, update and candidate gates for all positions, each `(seq, batch, H)`.
+
+    The hidden biases of the reset and update gates are folded in here; the candidate's is applied inside `r * (.)`.
+    """
+    reset_bias, update_bias, new_bias = jnp.split(input_bias, 3)
+    hidden_reset_bias, hidden_update_bias, _ = jnp.split(hidden_bias, 3)
+    biases = (reset_bias + hidden_reset_bias, update_bias + hidden_update_bias, new_bias)
+    # One product for the three gates (three narrow ones are slower), then one array per gate.
+    products = jnp.split(inputs @ input_weight.T, 3, axis=-1)
+    return tuple(product + bias for product, bias in zip(products, biases, strict=True))
+
+
+def _gates(
+    gates_x: tuple[Array, ...], hidden_products: tuple[Array, ...], hidden_bias: Array
+) -> tuple[Array, Array, Array, Array]:
+    """Returns the reset gate, update gate, candidate and `W_hn h + b_hn`, from both sides' gate products."""
+    reset_x, update_x, new_x = gates_x
+    reset_h, update_h, new_h = hidden_products
+    new_h = new_h + jnp.split(hidden_bias, 3)[2]
+    reset = _sigmoid(reset_x + reset_h)
+    update = _sigmoid(update_x + update_h)
+    candidate = jnp.tanh(new_x + reset * new_h)
+    return reset, update, candidate, new_h
+
+
+def _sigmoid(x: Array) -> Array:
+    """The logistic function as `(1 + tanh(x / 2)) / 2`: equal to rounding, and faster than XLA's CPU `logistic`."""
+    return 0.5 + 0.5 * jnp.tanh(0.5 * x)
+
+
+def _forward(
+    inputs: Array,
+    input_weight: Array,
+    input_bias: Array,
+    hidden_weight: Array,
+    hidden_bias: Array,
+    save_factors: bool = False,
+) -> tuple[Array, ...]:
+    """Returns the hidden states and, with `save_factors`, the update gate and `_backward_factors` per position."""
+    gates_x = _input_gates(inputs, input_weight, input_bias, hidden_bias)
+    hidden_weights = jnp.split(hidden_weight, 3)
+
+    def step(hidden: Array, gates_x_t: tuple[Array, ...]) -> tuple[Array, Array | tuple[Array, ...]]:
+        hidden_products = tuple(hidden @ weight.T for weight in hidden_weights)
+        reset, update, candidate, new_h = _gates(gates_x_t, hidden_products, hidden_bias)
+        new_hidden = candidate + update * (hidden - candidate)
+        if not save_factors:
+            return new_hidden, new_hidden
+        return new_hidden, (new_hidden, update, *_backward_factors(hidden, reset, update, candidate, new_h))
+
+    initial = jnp.zeros((inputs.shape[1], hidden_weight.shape[1]), inputs.dtype)
+    _, outputs = jax.lax.scan(step, initial, gates_x)
+    return outputs if isinstance(outputs, tuple) else (outputs,)
+
+
+def _backward_factors(
+    hidden: Array, reset: Array, update: Array, candidate: Array, new_h: Array
+) -> tuple[Array, Array, Array, Array]:
+    """Returns what turns g = dL/dh' into the gradients of the reset, update and `W_hn h + b_hn` pre-activations.
+
+    With a = (1 - z)(1 - n^2), the candidate's factor: dL/d(reset pre-activation) = g a (W_hn h + b_hn) r(1 - r),
+    dL/d(update pre-activation) = g (h - n) z(1 - z), dL/d(W_hn h + b_hn) = g a r and dL/d(candidate
+    pre-activation) = g a. They are computed in the forward loop, where the gates are at hand: recomputing the
+    gates afterwards costs a matrix product and more elementwise passes than storing them.
+    """
+    candidate_factor = (1.0 - update) * (1.0 - candidate * candidate)
+    return (
+        candidate_factor * new_h * reset * (1.0 - reset),
+        (hidden - candidate) * update * (1.0 - update),
+        candidate_factor * reset,
+        candidate_factor,
+    )
+
+
+def _forward_with_residuals(inputs, input_weight, input_bias, hidden_weight, hidden_bias):
+    hidden_states, *saved = _forward(inputs, input_weight, input_bias, hidden_weight, hidden_bias, save_factors=True)
+    return hidden_states, (inputs, input_weight, hidden_weight, hidden_states, *saved)
+
+
+def _backward(residuals, hidden_grads: Array) -> tuple[Array, ...]:
+    inputs, input_weight, hidden_weight, hidden_states, update, *factors, candidate_factor = residuals
+
+    # dL/dh = g z + [the reset, update and W_hn h + b_hn gradients] @ W_h, from the last position to the first.
+    # The loop reads separate arrays: slicing one stacked array inside it is several times slower on CPU.
+    def step(next_grad: Array, position: tuple[Array, ...]) -> tuple[Array, Array]:
+        output_grad, update_t, *factors_t = position
+        grad = output_grad + next_grad
+        gates_grad = jnp.concatenate([grad * factor for factor in factors_t], axis=-1)
+        return grad * update_t + gates_grad @ hidden_weight, grad
+
+    _, grads = jax.lax.scan(step, jnp.zeros_like(hidden_states[0]), (hidden_grads, update, *factors), reverse=True)
+    reset_grad, update_grad, new_h_grad = (grads * factor for factor in factors)
+    candidate_grad = grads * candidate_factor
+    hidden_size = hidden_weight.shape[1]
+    input_gates_grad = jnp.concatenate([reset_grad, update_grad, candidate_grad], axis=-1).reshape(-1, 3 * hidden_size)
+    hidden_gates_grad = jnp.concatenate([reset_grad, update_grad, new_h_grad], axis=-1).reshape(-1, 3 * hidden_size)
+    flat_inputs = inputs.reshape(-1, inputs.shape[-1])
+    previous = jnp.concatenate([jnp.zeros_like(hidden_states[:1]), hidden_states[:-1]]).reshape(-1, hidden_size)
+    inputs_grad = (input_gates_grad @ input_weight).reshape(inputs.shape)
+    # `(x^T g)^T` rather than `g^T x`: XLA's CPU matmul is about 1.5x faster with the long axis contracted this way.
+    input_weight_grad = (flat_inputs.T @ input_gates_grad).T
+    hidden_weight_grad = (previous.T @ hidden_gates_grad).T
+    return (
+        inputs_grad,
+        input_weight_grad,
+        input_gates_grad.sum(axis=0),
+        hidden_weight_grad,
+        hidden_gates_grad.sum(axis=0),
+    )
+
+
+_recurrence.defvjp(_forward_with_residuals, _backward)
