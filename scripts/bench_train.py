@@ -12,8 +12,10 @@ For the GRU-RNN at batch 4, sequence 8 (where dispatch dominates) and at batch 1
 of the fused chunk and of a naive loop (per step, a separately jitted sampling call and a separately jitted train
 step, with the loss read on the host), timed alternately in the same process.
 
-`gru_rnn_limits` compares the GRU's step time with the rate of its sequential hidden-to-hidden products at this
-batch, the part of its FLOPs that cannot be batched over positions.
+`gru_backward` times the GRU-RNN's fused step with the library's recurrence and with the per-sequence `lax.scan`
+GRU it replaced (vmapped over the batch, differentiated by autodiff), alternately. `gru_rnn_limits` compares the
+GRU's step time with the rate of its sequential hidden-to-hidden products at this batch, the part of its FLOPs that
+cannot be batched over positions.
 """
 
 import argparse
@@ -29,7 +31,7 @@ import jax.numpy as jnp
 import optax
 
 from simplexity.generative_processes import GenerativeProcess, build_hidden_markov_model
-from simplexity.predictive_models import PredictiveModel, build_gru_rnn, build_transformer
+from simplexity.predictive_models import GRULayer, PredictiveModel, RecurrentNetwork, build_gru_rnn, build_transformer
 from simplexity.training.data import sample_sequences
 from simplexity.training.loss import next_token_loss
 from simplexity.training.trainer import TrainingConfig, initial_train_state, make_train_chunk, training_data_key
@@ -234,6 +236,52 @@ def compare_with_naive(
     }
 
 
+class AutodiffGRULayer(GRULayer):
+    """`GRULayer` as it was before `gru_recurrence`: a per-sequence `lax.scan`, vmapped over the batch, autodiff."""
+
+    def __call__(self, inputs):
+        """Returns the hidden state after every position, `(seq, *batch, input) -> (seq, *batch, hidden)`."""
+        if inputs.ndim > 2:
+            return jax.vmap(self, in_axes=1, out_axes=1)(inputs)
+        input_gates = inputs @ self.input_weight.T + self.input_bias
+
+        def step(hidden, gates_x):
+            reset_x, update_x, new_x = jnp.split(gates_x, 3)
+            reset_h, update_h, new_h = jnp.split(self.hidden_weight @ hidden + self.hidden_bias, 3)
+            reset = jax.nn.sigmoid(reset_x + reset_h)
+            update = jax.nn.sigmoid(update_x + update_h)
+            candidate = jnp.tanh(new_x + reset * new_h)
+            hidden = (1.0 - update) * candidate + update * hidden
+            return hidden, hidden
+
+        return jax.lax.scan(step, jnp.zeros(self.hidden_size, inputs.dtype), input_gates)[1]
+
+
+def compare_gru_backward(
+    process: GenerativeProcess, config: TrainingConfig, steps: int, repeats: int, vocab_size: int
+) -> dict[str, Any]:
+    """Returns seconds per fused step of the GRU-RNN with `GRULayer` and with `AutodiffGRULayer`, timed alternately.
+
+    Both networks have the same parameters (same constructor, same key); only the recurrence differs.
+    """
+    sizes = (vocab_size, GRU["embedding_size"], GRU["num_layers"], GRU["hidden_size"])
+    loops = {
+        name: FusedLoop(RecurrentNetwork(*sizes, layer_type, key=jax.random.key(0)), process, config, steps)
+        for name, layer_type in (("gru_recurrence", GRULayer), ("autodiff_scan", AutodiffGRULayer))
+    }
+    best = dict.fromkeys(loops, float("inf"))
+    for _ in range(repeats):
+        for name, loop in loops.items():
+            best[name] = min(best[name], best_seconds(loop.run, 1))
+    return {
+        "batch": config.batch_size,
+        "sequence_len": config.sequence_len,
+        "gru_recurrence_seconds_per_step": round(best["gru_recurrence"] / steps, 6),
+        "autodiff_scan_seconds_per_step": round(best["autodiff_scan"] / steps, 6),
+        "autodiff_over_gru_recurrence": round(best["autodiff_scan"] / best["gru_recurrence"], 3),
+    }
+
+
 def gru_rnn_limits(gru_result: dict[str, Any], recurrent_seconds: float, peak: float) -> dict[str, Any]:
     """Returns how much of the GRU's training FLOPs are sequential, the rate they run at, and the MFU that allows.
 
@@ -315,6 +363,7 @@ def main() -> None:
     tiny = TrainingConfig(sequence_len=8, batch_size=4, num_steps=args.steps, log_every=args.steps)
     naive_tiny = compare_with_naive(gru, process, tiny, args.steps, args.repeats)
     naive_full = compare_with_naive(gru, process, full, args.steps, args.repeats)
+    backward = compare_gru_backward(process, full, args.steps, args.repeats, vocab)
     measure_reference()
     peak = max(matmul_rates)
 
@@ -350,6 +399,12 @@ def main() -> None:
                 "naive_loop": "per step: jitted sample(step), jitted (value_and_grad + adam update), float(loss)",
                 "naive_b4_s8": naive_tiny,
                 "naive_b128_s64": naive_full,
+                "gru_backward": {
+                    "note": "the fused step with the library's GRU (gru_recurrence: hand-written backward pass) and "
+                    "with the per-sequence lax.scan GRU it replaced (vmapped, autodiff); same parameters, timed "
+                    "alternately",
+                    **backward,
+                },
                 "wall_seconds": round(time.perf_counter() - start, 1),
             }
         )
