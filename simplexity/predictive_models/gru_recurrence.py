@@ -52,12 +52,12 @@ def _input_gates(inputs: Array, input_weight: Array, input_bias: Array, hidden_b
 
 
 def _gates(
-    gates_x: tuple[Array, ...], hidden_products: tuple[Array, ...], hidden_bias: Array
+    gates_x: tuple[Array, ...], hidden_products: tuple[Array, ...], new_hidden_bias: Array
 ) -> tuple[Array, Array, Array, Array]:
     """Returns the reset gate, update gate, candidate and `W_hn h + b_hn`, from both sides' gate products."""
     reset_x, update_x, new_x = gates_x
     reset_h, update_h, new_h = hidden_products
-    new_h = new_h + jnp.split(hidden_bias, 3)[2]
+    new_h = new_h + new_hidden_bias
     reset = _sigmoid(reset_x + reset_h)
     update = _sigmoid(update_x + update_h)
     candidate = jnp.tanh(new_x + reset * new_h)
@@ -80,10 +80,11 @@ def _forward(
     """Returns the hidden states and, with `save_factors`, the update gate and `_backward_factors` per position."""
     gates_x = _input_gates(inputs, input_weight, input_bias, hidden_bias)
     hidden_weights = jnp.split(hidden_weight, 3)
+    new_hidden_bias = jnp.split(hidden_bias, 3)[2]
 
     def step(hidden: Array, gates_x_t: tuple[Array, ...]) -> tuple[Array, Array | tuple[Array, ...]]:
         hidden_products = tuple(hidden @ weight.T for weight in hidden_weights)
-        reset, update, candidate, new_h = _gates(gates_x_t, hidden_products, hidden_bias)
+        reset, update, candidate, new_h = _gates(gates_x_t, hidden_products, new_hidden_bias)
         new_hidden = candidate + update * (hidden - candidate)
         if not save_factors:
             return new_hidden, new_hidden

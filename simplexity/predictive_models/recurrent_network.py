@@ -68,9 +68,7 @@ class RecurrentNetwork(eqx.Module):
             if self.norms is not None:
                 features = jax.vmap(jax.vmap(self.norms[index]))(features)
             activations[f"layer_{index}"] = features
-        logits = features @ self.head.weight.T
-        if self.head.bias is not None:
-            logits = logits + self.head.bias
+        logits = jax.vmap(jax.vmap(self.head))(features)
         return logits.swapaxes(0, 1), {name: value.swapaxes(0, 1) for name, value in activations.items()}
 
 
