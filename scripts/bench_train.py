@@ -15,7 +15,8 @@ step, with the loss read on the host), timed alternately in the same process.
 `gru_backward` times the GRU-RNN's fused step with the library's recurrence and with the per-sequence `lax.scan`
 GRU it replaced (vmapped over the batch, differentiated by autodiff), alternately. `gru_rnn_limits` compares the
 GRU's step time with the rate of its sequential hidden-to-hidden products at this batch, the part of its FLOPs that
-cannot be batched over positions.
+cannot be batched over positions, and shows how the backend spreads such sequential work over cores (the rate of
+chained products by row count; two independent chains in one loop against one).
 """
 
 import argparse
@@ -75,24 +76,45 @@ def matmul_flops_per_second(size: int, repeats: int) -> float:
     return 2 * size**3 / best_seconds(lambda: jax.block_until_ready(matmul(a, b)), repeats)
 
 
-def recurrent_matmul_seconds(batch: int, hidden_size: int, sequence_len: int, repeats: int) -> float:
-    """Returns seconds per product of a chain of `sequence_len` dependent `(batch, H) @ (H, 3H)` products.
+def recurrent_matmul_seconds(batch: int, hidden_size: int, sequence_len: int, repeats: int, chains: int = 1) -> float:
+    """Returns seconds per loop iteration of `chains` independent chains of dependent `(batch, H) @ (H, 3H)` products.
 
-    This is the GRU's sequential hidden-to-hidden product at this batch (each position waits for the last), run in a
-    jitted `lax.scan` with only a sum and a tanh between products; best of `repeats`.
+    One chain is the GRU's sequential hidden-to-hidden product at this batch (each position waits for the last), run
+    in a jitted `lax.scan` of `sequence_len` iterations with only a sum and a tanh between products; best of
+    `repeats`. With `chains=2` each iteration advances two chains that do not depend on each other: if the backend
+    ran independent kernels concurrently, an iteration would take less than twice as long as with one chain.
     """
     weight = jax.random.normal(jax.random.key(0), (hidden_size, 3 * hidden_size), jnp.float32) / hidden_size
-    hidden = jnp.ones((batch, hidden_size), jnp.float32)
+    hiddens = tuple(jnp.full((batch, hidden_size), 1.0 + chain, jnp.float32) for chain in range(chains))
+
+    def advance(hidden: jax.Array) -> jax.Array:
+        return jnp.tanh((hidden @ weight).reshape(batch, 3, hidden_size).sum(axis=1))
 
     @jax.jit
-    def chain(hidden):
-        def step(hidden, _):
-            return jnp.tanh((hidden @ weight).reshape(batch, 3, hidden_size).sum(axis=1)), None
+    def run_chains(hiddens):
+        return jax.lax.scan(lambda hiddens, _: (tuple(map(advance, hiddens)), None), hiddens, length=sequence_len)[0]
 
-        return jax.lax.scan(step, hidden, length=sequence_len)[0]
+    jax.block_until_ready(run_chains(hiddens))
+    return best_seconds(lambda: jax.block_until_ready(run_chains(hiddens)), repeats) / sequence_len
 
-    jax.block_until_ready(chain(hidden))
-    return best_seconds(lambda: jax.block_until_ready(chain(hidden)), repeats) / sequence_len
+
+def sequential_parallelism(hidden_size: int, sequence_len: int, repeats: int) -> dict[str, Any]:
+    """Returns how the backend spreads sequential work over cores: chained-product rates by rows, and chain pairs.
+
+    A chain's products run one after another, so only the backend's splitting of one product over threads can use a
+    second core; the rates by row count show from which size it does. The pair figure is the time of two
+    independent chains in one loop over one chain: 2.0 means they ran one after the other.
+    """
+    rates = {}
+    for rows in (128, 512, 2048):
+        seconds = recurrent_matmul_seconds(rows, hidden_size, sequence_len, repeats)
+        rates[str(rows)] = round(2 * rows * hidden_size * 3 * hidden_size / seconds)
+    one = recurrent_matmul_seconds(128, hidden_size, sequence_len, repeats)
+    two = recurrent_matmul_seconds(128, hidden_size, sequence_len, repeats, chains=2)
+    return {
+        "chained_product_flops_per_second_by_rows": rates,
+        "two_independent_chains_over_one_at_128_rows": round(two / one, 3),
+    }
 
 
 def gru_rnn_forward_flops_per_token(vocab_size: int, embedding_size: int, num_layers: int, hidden_size: int) -> int:
@@ -282,7 +304,9 @@ def compare_gru_backward(
     }
 
 
-def gru_rnn_limits(gru_result: dict[str, Any], recurrent_seconds: float, peak: float) -> dict[str, Any]:
+def gru_rnn_limits(
+    gru_result: dict[str, Any], recurrent_seconds: float, peak: float, parallelism: dict[str, Any]
+) -> dict[str, Any]:
     """Returns how much of the GRU's training FLOPs are sequential, the rate they run at, and the MFU that allows.
 
     Per layer and position, a training step runs two products in sequence (`gru_recurrence`): the forward hidden
@@ -309,6 +333,7 @@ def gru_rnn_limits(gru_result: dict[str, Any], recurrent_seconds: float, peak: f
         "sequential_matmuls_share_of_fused_step": round(matmul_seconds / step_seconds, 3),
         "note": "the ceiling assumes the sequential products run at the chain's rate (one core: each waits for the "
         "last) and everything else at the reference matmul's rate (both cores), with no other cost",
+        **parallelism,
     }
 
 
@@ -343,6 +368,7 @@ def main() -> None:
     gru_flops = gru_rnn_forward_flops_per_token(vocab, GRU["embedding_size"], GRU["num_layers"], GRU["hidden_size"])
     gru_result = bench_model(gru, process, full, args.steps, args.repeats, gru_flops, measure_reference)
     recurrent_seconds = recurrent_matmul_seconds(full.batch_size, GRU["hidden_size"], full.sequence_len, 10)
+    parallelism = sequential_parallelism(GRU["hidden_size"], full.sequence_len, 10)
     transformer = build_transformer(
         vocab,
         TRANSFORMER["d_model"],
@@ -394,7 +420,7 @@ def main() -> None:
                 },
                 "flop_counting": FLOP_COUNTING,
                 "gru_rnn": {"model": f"gru_rnn({GRU})", **gru_result},
-                "gru_rnn_limits": gru_rnn_limits(gru_result, recurrent_seconds, peak),
+                "gru_rnn_limits": gru_rnn_limits(gru_result, recurrent_seconds, peak, parallelism),
                 "transformer": {"model": f"transformer({TRANSFORMER}, positions=rotary)", **transformer_result},
                 "naive_loop": "per step: jitted sample(step), jitted (value_and_grad + adam update), float(loss)",
                 "naive_b4_s8": naive_tiny,
