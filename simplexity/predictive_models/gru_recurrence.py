@@ -139,9 +139,8 @@ def _backward(residuals, hidden_grads: Array) -> tuple[Array, ...]:
     flat_inputs = inputs.reshape(-1, inputs.shape[-1])
     previous = jnp.concatenate([jnp.zeros_like(hidden_states[:1]), hidden_states[:-1]]).reshape(-1, hidden_size)
     inputs_grad = (input_gates_grad @ input_weight).reshape(inputs.shape)
-    # `(x^T g)^T` rather than `g^T x`: XLA's CPU matmul is about 1.5x faster with the long axis contracted this way.
-    input_weight_grad = (flat_inputs.T @ input_gates_grad).T
-    hidden_weight_grad = (previous.T @ hidden_gates_grad).T
+    input_weight_grad = _weight_gradient(flat_inputs, input_gates_grad)
+    hidden_weight_grad = _weight_gradient(previous, hidden_gates_grad)
     reset_sum, update_sum, new_h_sum, candidate_sum = (
         grad.sum(axis=(0, 1)) for grad in (reset_grad, update_grad, new_h_grad, candidate_grad)
     )
@@ -152,6 +151,29 @@ def _backward(residuals, hidden_grads: Array) -> tuple[Array, ...]:
         hidden_weight_grad,
         jnp.concatenate([reset_sum, update_sum, new_h_sum]),
     )
+
+
+# Below this many rows, the split's extra kernels cost more than the second thread saves (measured on 2 cores: at
+# 128 rows the two forms took 69 and 71 us, at 512 rows 335 and 132 us).
+_SPLIT_MIN_ROWS = 512
+
+
+def _weight_gradient(inputs: Array, gates_grad: Array) -> Array:
+    """Returns `gates_grad.T @ inputs` for `(rows, in)` inputs and `(rows, 3H)` gradients: a weight's gradient.
+
+    The product contracts all positions of all sequences into a small `(3H, in)` result, which XLA:CPU computes on
+    one thread. Split in two halves along the rows, it becomes a batched product whose halves run on two threads,
+    then a sum: at 8192 rows, 1.2 ms instead of 1.9 ms on 2 cores, and the GRU-RNN's training step at batch 128,
+    sequence 64 took 56.0 ms instead of 58.1 ms.
+    """
+    rows = inputs.shape[0]
+    halves = 2 if rows >= _SPLIT_MIN_ROWS and rows % 2 == 0 else 1
+    per_half = jnp.einsum(
+        "hri,hrg->hig",
+        inputs.reshape(halves, rows // halves, inputs.shape[1]),
+        gates_grad.reshape(halves, rows // halves, gates_grad.shape[1]),
+    )
+    return per_half.sum(axis=0).T
 
 
 _recurrence.defvjp(_forward_with_residuals, _backward)

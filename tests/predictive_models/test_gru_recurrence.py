@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simplexity.predictive_models import GRULayer, LSTMLayer
-from simplexity.predictive_models.gru_recurrence import gru_recurrence
+from simplexity.predictive_models.gru_recurrence import _weight_gradient, gru_recurrence
 
 SEQ, BATCH, INPUT, HIDDEN = 5, 3, 4, 6
 
@@ -26,17 +26,22 @@ def plain_gru(inputs, input_weight, input_bias, hidden_weight, hidden_bias):
     return jnp.stack(outputs)
 
 
-def random_arguments(seq_len: int, seed: int = 0):
+def random_arguments(seq_len: int, seed: int = 0, batch: int = BATCH):
     keys = jax.random.split(jax.random.key(seed), 5)
-    shapes = [(seq_len, BATCH, INPUT), (3 * HIDDEN, INPUT), (3 * HIDDEN,), (3 * HIDDEN, HIDDEN), (3 * HIDDEN,)]
+    shapes = [(seq_len, batch, INPUT), (3 * HIDDEN, INPUT), (3 * HIDDEN,), (3 * HIDDEN, HIDDEN), (3 * HIDDEN,)]
     # Non-zero biases and weights large enough to saturate some gates exercise every term of the backward pass.
     return tuple(jax.random.normal(key, shape) for key, shape in zip(keys, shapes, strict=True))
 
 
 def weighted_sum_of_sines(recurrence):
     """A scalar loss whose gradient with respect to each hidden state differs by position and unit."""
-    weights = jax.random.normal(jax.random.key(9), (SEQ, BATCH, HIDDEN))
-    return lambda *arguments: jnp.sum(jnp.sin(recurrence(*arguments)) * weights[: arguments[0].shape[0]])
+
+    def loss(*arguments):
+        hidden_states = recurrence(*arguments)
+        weights = jax.random.normal(jax.random.key(9), hidden_states.shape)
+        return jnp.sum(jnp.sin(hidden_states) * weights)
+
+    return loss
 
 
 @pytest.mark.parametrize("seq_len", [1, SEQ])
@@ -45,14 +50,26 @@ def test_hidden_states_match_the_plain_gru(seq_len):
     np.testing.assert_allclose(gru_recurrence(*arguments), plain_gru(*arguments), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("seq_len", [1, SEQ])
-def test_gradients_match_autodiff_of_the_plain_gru(seq_len):
-    arguments = random_arguments(seq_len)
+@pytest.mark.parametrize(
+    ("seq_len", "batch"),
+    # 8 x 64 = 512 positions of all sequences: the weight gradients' products are split in two (`_weight_gradient`).
+    [(1, BATCH), (SEQ, BATCH), (8, 64)],
+)
+def test_gradients_match_autodiff_of_the_plain_gru(seq_len, batch):
+    arguments = random_arguments(seq_len, batch=batch)
     every_argument = tuple(range(len(arguments)))
     ours = jax.jit(jax.grad(weighted_sum_of_sines(gru_recurrence), argnums=every_argument))(*arguments)
     reference = jax.grad(weighted_sum_of_sines(plain_gru), argnums=every_argument)(*arguments)
     for name, got, expected in zip(["inputs", "W_i", "b_i", "W_h", "b_h"], ours, reference, strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("rows", [6, 512, 514, 515])
+def test_weight_gradient_equals_the_full_product_whether_split_or_not(rows):
+    inputs = jax.random.normal(jax.random.key(5), (rows, INPUT))
+    gates_grad = jax.random.normal(jax.random.key(6), (rows, 3 * HIDDEN))
+    expected = np.asarray(gates_grad, np.float64).T @ np.asarray(inputs, np.float64)
+    np.testing.assert_allclose(_weight_gradient(inputs, gates_grad), expected, rtol=1e-4, atol=1e-4)
 
 
 def test_layer_accepts_one_sequence_or_any_batch_shape():
