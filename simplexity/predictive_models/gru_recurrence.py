@@ -153,24 +153,34 @@ def _backward(residuals, hidden_grads: Array) -> tuple[Array, ...]:
     )
 
 
-# Below this many rows, the split's extra kernels cost more than the second thread saves (measured on 2 cores: at
-# 128 rows the two forms took 69 and 71 us, at 512 rows 335 and 132 us).
-_SPLIT_MIN_ROWS = 512
+# When XLA:CPU computes a weight gradient on one thread, splitting it pays (measured on 2 cores, plain against split):
+# at 8192 rows, 1.9 against 1.2 ms for 64 input features and 3H = 192, 0.87 against 0.37 ms for 16 features, and
+# 24.8 against 11.2 ms for 64 features and 3H = 1536; at 2048 rows, 0.61 against 0.33 ms for 64 and 192. With more
+# input features, or fewer rows, it stopped paying: at 2048 rows with 128 features and 3H = 192, 0.73 against 0.91 ms.
+_SPLIT_MIN_ROWS = 2048
+_SPLIT_MAX_INPUT_FEATURES = 64
 
 
 def _weight_gradient(inputs: Array, gates_grad: Array) -> Array:
     """Returns `gates_grad.T @ inputs` for `(rows, in)` inputs and `(rows, 3H)` gradients: a weight's gradient.
 
     The product contracts all positions of all sequences into a small `(3H, in)` result, which XLA:CPU computes on
-    one thread. Split in two halves along the rows, it becomes a batched product whose halves run on two threads,
-    then a sum: at 8192 rows, 1.2 ms instead of 1.9 ms on 2 cores, and the GRU-RNN's training step at batch 128,
-    sequence 64 took 56.0 ms instead of 58.1 ms.
+    one thread. On CPU, with many rows and few input features, it is split in two halves along the rows: a batched
+    product whose halves run on two threads, then a sum. This took the GRU-RNN's training step at batch 128,
+    sequence 64 (8192 rows; 16 and 64 input features) from 58.1 to 56.0 ms on 2 cores. Other backends, and other
+    shapes, get the plain product.
     """
-    rows = inputs.shape[0]
-    halves = 2 if rows >= _SPLIT_MIN_ROWS and rows % 2 == 0 else 1
+    rows, features = inputs.shape
+    split = (
+        jax.default_backend() == "cpu"
+        and rows >= _SPLIT_MIN_ROWS
+        and rows % 2 == 0
+        and features <= _SPLIT_MAX_INPUT_FEATURES
+    )
+    halves = 2 if split else 1
     per_half = jnp.einsum(
         "hri,hrg->hig",
-        inputs.reshape(halves, rows // halves, inputs.shape[1]),
+        inputs.reshape(halves, rows // halves, features),
         gates_grad.reshape(halves, rows // halves, gates_grad.shape[1]),
     )
     return per_half.sum(axis=0).T
