@@ -21,6 +21,7 @@ from simplexity.config import ConfigError
 from simplexity.config.errors import one_line
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.generative_processes import entropy_rate
+from simplexity.logging.metrics_logger import read_jsonl_metrics
 from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import ActivationsUnavailableError, PredictiveModel
 from simplexity.training import initial_train_state
@@ -84,11 +85,7 @@ def load_trained_run(run_dir: str | Path, step: int | None = None) -> TrainedRun
 
 def read_metrics(path: str | Path) -> list[dict[str, float]]:
     """Returns the records of a `metrics.jsonl` that have a loss, in file order; none when it does not exist."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [record for record in records if "step" in record and "loss" in record]
+    return [record for record in read_jsonl_metrics(path) if "loss" in record]
 
 
 def _entropy_rate_or_none(run: TrainedRun) -> float | None:
@@ -112,7 +109,7 @@ def _check_context_len(run: TrainedRun, options: AnalysisOptions) -> int:
 
 
 def _analyze(run: TrainedRun, options: AnalysisOptions) -> BeliefGeometry:
-    """Runs `analyze_model` on the run, turning the mistakes a user can make into `ConfigError`s."""
+    """Runs `analyze_contexts` on the run's contexts, turning the mistakes a user can make into `ConfigError`s."""
     max_context_len = _check_context_len(run, options)
     dataset = belief_dataset(run.experiment.process, max_context_len, options.min_probability, options.max_contexts)
     if dataset.max_context_len < max_context_len and options.max_context_len is not None:

@@ -48,6 +48,25 @@ class JsonlLogger:
         self._file.close()
 
 
+def read_jsonl_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """Returns the records a `JsonlLogger` wrote to `path`, in file order; none when the file does not exist.
+
+    A line a crash left unfinished, or anything that is not a record with an integer `step`, is skipped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and isinstance(record.get("step"), int):
+            records.append(record)
+    return records
+
+
 class ConsoleLogger:
     """Prints one progress line per logged step: percent done, step, loss, steps/s, ETA and scalar metrics.
 

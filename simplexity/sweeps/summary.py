@@ -17,6 +17,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from simplexity.logging.metrics_logger import read_jsonl_metrics
 from simplexity.sweeps.failed_jobs import FAILED_FILE, FailedJob, read_failure
 
 CONFIG_FILE = "config.yaml"
@@ -85,18 +86,7 @@ def latest_config(run_dir: Path) -> dict[str, Any] | None:
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     """Returns the records of the run's `metrics.jsonl`, skipping a line a crash left unfinished."""
-    path = run_dir / METRICS_FILE
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict) and isinstance(record.get("step"), int):
-            records.append(record)
-    return records
+    return read_jsonl_metrics(run_dir / METRICS_FILE)
 
 
 def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
