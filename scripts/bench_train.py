@@ -67,6 +67,15 @@ def best_seconds(run: Callable[[], Any], repeats: int) -> float:
     return best
 
 
+def best_seconds_alternately(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Returns the shortest of `repeats` timings of each run, the runs timed in turn so that they share the load."""
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeats):
+        for name, run in runs.items():
+            best[name] = min(best[name], best_seconds(run, 1))
+    return best
+
+
 def matmul_flops_per_second(size: int, repeats: int) -> float:
     """Returns the FLOPs per second of a jitted float32 `(size, size) @ (size, size)` matmul, best of `repeats`."""
     a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
@@ -239,10 +248,8 @@ def compare_with_naive(
     """Returns tokens per second of the fused chunk and of the naive loop over `steps` steps, timed alternately."""
     fused = FusedLoop(model, process, config, steps)
     naive = NaiveLoop(model, process, config, steps)
-    fused_best = naive_best = float("inf")
-    for _ in range(repeats):
-        fused_best = min(fused_best, best_seconds(fused.run, 1))
-        naive_best = min(naive_best, best_seconds(naive.run, 1))
+    best = best_seconds_alternately({"fused": fused.run, "naive": naive.run}, repeats)
+    fused_best, naive_best = best["fused"], best["naive"]
     tokens = steps * config.batch_size * config.sequence_len
     return {
         "model": "gru_rnn",
@@ -291,10 +298,7 @@ def compare_gru_backward(
         name: FusedLoop(RecurrentNetwork(*sizes, layer_type, key=jax.random.key(0)), process, config, steps)
         for name, layer_type in (("gru_recurrence", GRULayer), ("autodiff_scan", AutodiffGRULayer))
     }
-    best = dict.fromkeys(loops, float("inf"))
-    for _ in range(repeats):
-        for name, loop in loops.items():
-            best[name] = min(best[name], best_seconds(loop.run, 1))
+    best = best_seconds_alternately({name: loop.run for name, loop in loops.items()}, repeats)
     return {
         "batch": config.batch_size,
         "sequence_len": config.sequence_len,
