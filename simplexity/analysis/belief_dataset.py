@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from simplexity.generative_processes import GenerativeProcess, word_beliefs
-from simplexity.generative_processes.mixed_state_presentation import ProcessArrays
 
 
 class TooManyContextsError(ValueError):
@@ -82,8 +81,8 @@ def belief_dataset(
     """
     if max_context_len < 1:
         raise ValueError(f"max_context_len={max_context_len!r} must be at least 1")
-    arrays = ProcessArrays.of(process)
-    vocab = arrays.transition_matrices.shape[0]
+    presentation = process.presentation
+    vocab = presentation.vocab_size
     layers, total, previous = [], 0, 1
     for length in range(1, max_context_len + 1):
         if max_contexts is not None and total + previous * vocab > max_contexts:
@@ -100,7 +99,7 @@ def belief_dataset(
     ).astype(np.int32)
     lengths = np.concatenate([np.full(len(layer.words), layer.words.shape[1]) for layer in layers])
     beliefs = np.concatenate([layer.beliefs for layer in layers])
-    next_token_probabilities, _ = arrays.successors(beliefs)
+    next_token_probabilities, _ = presentation.successors(beliefs)
     return BeliefDataset(
         tokens=tokens,
         lengths=lengths,

@@ -89,9 +89,9 @@ def read_metrics(path: str | Path) -> list[dict[str, float]]:
 
 
 def _entropy_rate_or_none(run: TrainedRun) -> float | None:
-    """Returns the process's entropy rate, or None where its myopic entropies do not converge in reach."""
+    """Returns the process's entropy rate (to 1e-6 nats, for display), or None where it is out of reach."""
     try:
-        return entropy_rate(run.experiment.process)
+        return entropy_rate(run.experiment.process, tolerance=1e-6)
     except ValueError:
         return None
 

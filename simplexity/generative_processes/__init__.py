@@ -6,17 +6,25 @@ from simplexity.generative_processes.builder import (
     build_generalized_hidden_markov_model,
     build_hidden_markov_model,
 )
+from simplexity.generative_processes.causal_states import CausalStates, InfiniteOrderError, causal_states
 from simplexity.generative_processes.compositions import SpecialTokenProcess, nonergodic_mixture
-from simplexity.generative_processes.generalized_hidden_markov_model import GeneralizedHiddenMarkovModel
+from simplexity.generative_processes.generalized_hidden_markov_model import (
+    AbstractGeneralizedHiddenMarkovModel,
+    GeneralizedHiddenMarkovModel,
+)
 from simplexity.generative_processes.generative_process import GenerativeProcess
 from simplexity.generative_processes.hidden_markov_model import HiddenMarkovModel, stationary_distribution
 from simplexity.generative_processes.information import (
+    Estimate,
     block_entropy,
     entropy_rate,
+    estimate_entropy_rate,
+    estimate_excess_entropy,
     excess_entropy,
     myopic_entropy,
     statistical_complexity,
     to_bits,
+    transient_information,
 )
 from simplexity.generative_processes.mixed_state_presentation import (
     BeliefLayer,
@@ -27,15 +35,28 @@ from simplexity.generative_processes.mixed_state_presentation import (
     mixed_state_graph,
     word_beliefs,
 )
+from simplexity.generative_processes.presentation import Presentation
+from simplexity.generative_processes.synchronization import (
+    cryptic_order,
+    crypticity,
+    markov_order,
+    state_uncertainty,
+    synchronization_information,
+)
 
 __all__ = [
     "GHMM_PROCESSES",
     "HMM_PROCESSES",
+    "AbstractGeneralizedHiddenMarkovModel",
     "BeliefLayer",
+    "CausalStates",
+    "Estimate",
     "GeneralizedHiddenMarkovModel",
     "GenerativeProcess",
     "HiddenMarkovModel",
+    "InfiniteOrderError",
     "MixedStateGraph",
+    "Presentation",
     "SpecialTokenProcess",
     "UnboundedMixedStatesError",
     "WordBeliefs",
@@ -43,13 +64,22 @@ __all__ = [
     "block_entropy",
     "build_generalized_hidden_markov_model",
     "build_hidden_markov_model",
+    "causal_states",
+    "cryptic_order",
+    "crypticity",
     "entropy_rate",
+    "estimate_entropy_rate",
+    "estimate_excess_entropy",
     "excess_entropy",
+    "markov_order",
     "mixed_state_graph",
     "myopic_entropy",
     "nonergodic_mixture",
+    "state_uncertainty",
     "stationary_distribution",
     "statistical_complexity",
+    "synchronization_information",
     "to_bits",
+    "transient_information",
     "word_beliefs",
 ]

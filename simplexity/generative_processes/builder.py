@@ -17,6 +17,7 @@ HMM_PROCESSES: dict[str, Callable[..., np.ndarray]] = {
     "no_consecutive_ones": transition_matrices.no_consecutive_ones,
     "mr_name": transition_matrices.mr_name,
     "rrxor": transition_matrices.rrxor,
+    "leaky_rrxor": transition_matrices.leaky_rrxor,
     "sns": transition_matrices.sns,
     "zero_one_random": transition_matrices.zero_one_random,
     "matching_parens": transition_matrices.matching_parens,
@@ -55,7 +56,7 @@ def build_hidden_markov_model(process_name: str, **params: Any) -> HiddenMarkovM
     """
     matrices = _transition_matrices(HMM_PROCESSES, "hidden Markov model", process_name, params)
     try:
-        return HiddenMarkovModel(matrices)
+        return HiddenMarkovModel(matrices, name=process_name)
     except ValueError as error:
         raise ValueError(f"{process_name}: {error}") from error
 
@@ -73,6 +74,6 @@ def build_generalized_hidden_markov_model(process_name: str, **params: Any) -> G
     registry = GHMM_PROCESSES | HMM_PROCESSES
     matrices = _transition_matrices(registry, "generalized hidden Markov model", process_name, params)
     try:
-        return GeneralizedHiddenMarkovModel(matrices)
+        return GeneralizedHiddenMarkovModel(matrices, name=process_name)
     except ValueError as error:
         raise ValueError(f"{process_name}: {error}") from error

@@ -5,17 +5,22 @@ from collections.abc import Sequence
 import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float, Int, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from simplexity.generative_processes.generalized_hidden_markov_model import GeneralizedHiddenMarkovModel
+from simplexity.generative_processes.generalized_hidden_markov_model import (
+    AbstractGeneralizedHiddenMarkovModel,
+    GeneralizedHiddenMarkovModel,
+)
+from simplexity.generative_processes.generative_process import GenerativeProcess
 from simplexity.generative_processes.hidden_markov_model import HiddenMarkovModel
+from simplexity.generative_processes.presentation import Presentation
 
 
 def nonergodic_mixture(
-    processes: Sequence[GeneralizedHiddenMarkovModel],
+    processes: Sequence[AbstractGeneralizedHiddenMarkovModel],
     weights: Sequence[float],
     vocab_maps: Sequence[Sequence[int]] | None = None,
-) -> GeneralizedHiddenMarkovModel:
+) -> AbstractGeneralizedHiddenMarkovModel:
     """Returns the process that picks component `k` with probability `weights[k]` and then emits only from it.
 
     The result is block diagonal: its states are the components' states side by side. It is a
@@ -49,16 +54,36 @@ def nonergodic_mixture(
     initial, normalizer = np.zeros(offsets[-1]), np.zeros(offsets[-1])
     for k, (process, token_map) in enumerate(zip(processes, maps, strict=True)):
         block = slice(offsets[k], offsets[k + 1])
+        presentation = process.presentation
         for token, shared in enumerate(token_map):
-            matrices[shared, block, block] += np.asarray(process.transition_matrices[token], dtype=np.float64)
-        initial[block] = weights_array[k] * np.asarray(process.initial_state, dtype=np.float64)
-        normalizer[block] = np.asarray(process.normalizing_eigenvector, dtype=np.float64)
+            matrices[shared, block, block] += presentation.transition_matrices[token]
+        initial[block] = weights_array[k] * presentation.initial_state
+        normalizer[block] = presentation.normalizing_eigenvector
+    name = "mixture(" + ", ".join(p.name for p in processes) + ")"
     if all(isinstance(p, HiddenMarkovModel) for p in processes):
-        return HiddenMarkovModel(matrices, initial_state=initial)
-    return GeneralizedHiddenMarkovModel(matrices, initial_state=initial, normalizing_eigenvector=normalizer)
+        return HiddenMarkovModel(matrices, initial_state=initial, name=name)
+    return GeneralizedHiddenMarkovModel(matrices, initial_state=initial, normalizing_eigenvector=normalizer, name=name)
 
 
-class SpecialTokenProcess(eqx.Module):
+def _framed_presentation(inner: Presentation, bos: bool, num_special_tokens: int) -> Presentation:
+    """Returns the presentation of `inner`'s tokens preceded by BOS, with zero-probability special tokens.
+
+    With BOS, one state is added before the inner ones: the start, from which BOS (certain) moves to the inner
+    initial state; BOS has probability 0 everywhere else. So `h(1) = 0` and `h(L) = h_inner(L - 1)`. EOS, which
+    ends a sequence of a chosen length, is not a token of the infinite process: it has probability 0 here.
+    """
+    vocab, states = inner.vocab_size, inner.num_states
+    extra = int(bos)
+    matrices = np.zeros((vocab + num_special_tokens, states + extra, states + extra))
+    matrices[:vocab, extra:, extra:] = inner.transition_matrices
+    normalizer = np.concatenate([np.ones(extra), inner.normalizing_eigenvector])
+    initial = np.concatenate([np.ones(extra), np.zeros(states)]) if bos else inner.initial_state
+    if bos:
+        matrices[vocab, 0, extra:] = inner.initial_state
+    return Presentation.of(matrices, initial, normalizer)
+
+
+class SpecialTokenProcess(GenerativeProcess):
     """A process whose sequences begin with a beginning-of-sequence token and/or end with an end token.
 
     The special tokens take the ids after the process's own: BOS is `process.vocab_size`, EOS the next free id.
@@ -70,16 +95,22 @@ class SpecialTokenProcess(eqx.Module):
         eos: whether sequences end with EOS.
     """
 
-    process: GeneralizedHiddenMarkovModel
+    process: GenerativeProcess
     bos_token: int | None = eqx.field(static=True)
     eos_token: int | None = eqx.field(static=True)
+    initial_state: Float[Array, " states"]
+    presentation: Presentation = eqx.field(static=True, repr=False)
+    name: str = eqx.field(static=True)
 
-    def __init__(self, process: GeneralizedHiddenMarkovModel, bos: bool = True, eos: bool = False):
+    def __init__(self, process: GenerativeProcess, bos: bool = True, eos: bool = False):
         if not (bos or eos):
             raise ValueError("bos=False and eos=False: at least one special token is needed")
         self.process = process
+        self.initial_state = process.initial_state  # the device state is the process's: BOS leaves it unchanged
         self.bos_token = process.vocab_size if bos else None
         self.eos_token = process.vocab_size + int(bos) if eos else None
+        self.presentation = _framed_presentation(process.presentation, bos, int(bos) + int(eos))
+        self.name = process.name + ("+bos" if bos else "") + ("+eos" if eos else "")
 
     @property
     def num_special_tokens(self) -> int:
@@ -87,19 +118,9 @@ class SpecialTokenProcess(eqx.Module):
         return int(self.bos_token is not None) + int(self.eos_token is not None)
 
     @property
-    def vocab_size(self) -> int:
-        """The process's tokens and the special tokens."""
-        return self.process.vocab_size + self.num_special_tokens
-
-    @property
     def num_states(self) -> int:
         """Dimension of the state vector (the process's)."""
         return self.process.num_states
-
-    @property
-    def initial_state(self) -> Float[Array, " states"]:
-        """The process's initial state."""
-        return self.process.initial_state
 
     def observation_probability_distribution(self, state: Float[Array, " states"]) -> Float[Array, " vocab"]:
         """Returns the process's next-token distribution, with probability 0 for the special tokens."""
@@ -138,8 +159,28 @@ class SpecialTokenProcess(eqx.Module):
                 final = jnp.concatenate([final, final[:, -1:, :]], axis=1)
         return final, tokens
 
-    def log_probability(self, observations: Int[Array, " seq"]) -> Float[Array, ""]:
-        """Returns the log probability of a framed sequence: the process's, of the tokens between the frames."""
-        start = int(self.bos_token is not None)
-        stop = observations.shape[0] - int(self.eos_token is not None)
-        return self.process.log_probability(observations[start:stop])
+    def log_probability(self, observations: ArrayLike) -> np.ndarray:
+        """Returns the float64 log probability of framed sequences, shape `observations.shape[:-1]`.
+
+        A sequence that starts with BOS (where there is one) has the process's probability of the content tokens
+        after it; one without BOS, or with a special token among its content, has probability 0 (`-inf`). With
+        EOS, the last token must be EOS.
+        """
+        tokens = np.asarray(observations)
+        if self.eos_token is None:
+            return self.presentation.log_probability(tokens)
+        ends_with_eos = tokens[..., -1] == self.eos_token
+        return np.where(ends_with_eos, self.presentation.log_probability(tokens[..., :-1]), -np.inf)
+
+    def next_token_distributions(self, tokens: ArrayLike) -> np.ndarray:
+        """Returns the exact `P(token t + 1 | tokens[..., : t + 1])` in float64, shape `(..., seq, vocab)`.
+
+        The tokens are inputs of a framed sequence without its last token: with EOS, the target of the last
+        position is EOS, with certainty.
+        """
+        tokens = np.asarray(tokens)
+        if self.eos_token is None:
+            return self.presentation.next_token_distributions(tokens)
+        distributions = self.presentation.next_token_distributions(tokens).copy()
+        distributions[..., -1, :] = np.eye(self.vocab_size)[self.eos_token]
+        return distributions

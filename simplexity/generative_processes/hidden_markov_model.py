@@ -1,12 +1,14 @@
 """Hidden Markov models: non-negative, row-stochastic transition matrices, sampled along the hidden chain."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from simplexity.generative_processes.generalized_hidden_markov_model import GeneralizedHiddenMarkovModel
+from simplexity.generative_processes.generalized_hidden_markov_model import AbstractGeneralizedHiddenMarkovModel
+from simplexity.generative_processes.presentation import Presentation
 
 _ROW_SUM_TOLERANCE = 1e-6
 
@@ -37,6 +39,8 @@ def _check_transition_matrices(transition_matrices: np.ndarray) -> None:
         raise ValueError(
             f"transition_matrices must have shape (vocab, states, states), got {transition_matrices.shape}"
         )
+    if not np.all(np.isfinite(transition_matrices)):
+        raise ValueError("transition_matrices must be finite")
     if np.any(transition_matrices < 0):
         raise ValueError("transition_matrices of a hidden Markov model must be non-negative")
     row_sums = transition_matrices.sum(axis=(0, 2))
@@ -44,7 +48,7 @@ def _check_transition_matrices(transition_matrices: np.ndarray) -> None:
         raise ValueError(f"sum over tokens and next states of T[x, i, j] must be 1 for every state i, got {row_sums}")
 
 
-class HiddenMarkovModel(GeneralizedHiddenMarkovModel):
+class HiddenMarkovModel(AbstractGeneralizedHiddenMarkovModel):
     """A hidden Markov model that emits token `x` while moving from state `i` to state `j`.
 
     `T[x, i, j] = P(X = x, S' = j | S = i)`. States are beliefs: probability distributions over the hidden
@@ -55,15 +59,25 @@ class HiddenMarkovModel(GeneralizedHiddenMarkovModel):
             `sum_x sum_j T[x, i, j] = 1` for every `i`.
         initial_state: distribution of the first hidden state, shape `(states,)`; the stationary
             distribution when omitted.
+        name: names the process in messages.
     """
 
+    transition_matrices: Float[Array, "vocab states states"]
+    initial_state: Float[Array, " states"]
+    normalizing_eigenvector: Float[Array, " states"]
+    presentation: Presentation = eqx.field(static=True, repr=False)
+    name: str = eqx.field(static=True)
     # Row i holds the cumulative distribution of the joint outcome (x, j) flattened as x * states + j,
     # so that sampling one step is a single uniform draw and a comparison against one row.
     cumulative_outcomes: Float[Array, "states outcomes"]
 
-    def __init__(self, transition_matrices: ArrayLike, initial_state: ArrayLike | None = None):
+    def __init__(
+        self, transition_matrices: ArrayLike, initial_state: ArrayLike | None = None, name: str = "hidden Markov model"
+    ):
         matrices = np.asarray(transition_matrices, dtype=np.float64)
         _check_transition_matrices(matrices)
+        # Rows within the tolerance of 1 are made exactly stochastic, so exact quantities stay normalised.
+        matrices = matrices / matrices.sum(axis=(0, 2))[None, :, None]
         if initial_state is None:
             start = stationary_distribution(matrices)
         else:
@@ -75,8 +89,10 @@ class HiddenMarkovModel(GeneralizedHiddenMarkovModel):
         outcomes = matrices.transpose(1, 0, 2).reshape(matrices.shape[1], -1)
         cumulative = np.cumsum(outcomes, axis=1)
         cumulative /= cumulative[:, -1:]
+        self.presentation = Presentation.of(matrices, start, np.ones(matrices.shape[1]))
+        self.name = name
         self.transition_matrices = jnp.asarray(matrices, dtype=jnp.float32)
-        self.initial_state = jnp.asarray(start, dtype=jnp.float32)
+        self.initial_state = jnp.asarray(self.presentation.initial_state, dtype=jnp.float32)
         self.normalizing_eigenvector = jnp.ones(matrices.shape[1], dtype=jnp.float32)
         self.cumulative_outcomes = jnp.asarray(cumulative, dtype=jnp.float32)
 
@@ -91,8 +107,8 @@ class HiddenMarkovModel(GeneralizedHiddenMarkovModel):
 
         Without `return_all_states` the hidden-state chain is sampled directly: per token one uniform draw
         compared against the `vocab * states` cumulative probabilities of the current hidden state; no belief
-        is tracked. With it, the exact belief after every token is tracked (see
-        `GeneralizedHiddenMarkovModel.generate`). Both sample the same distribution of sequences.
+        is tracked. With it, the belief after every token is tracked (see `generate_tracking_states`). Both
+        sample the same distribution of sequences.
 
         Arguments:
             states: belief state each sequence starts from, shape `(batch, states)`.
@@ -105,7 +121,7 @@ class HiddenMarkovModel(GeneralizedHiddenMarkovModel):
             one-hot hidden state each sequence ends in, `(batch, states)`: an exact state to continue from.
         """
         if return_all_states:
-            return super().generate(states, keys, sequence_len, return_all_states=True)
+            return self.generate_tracking_states(states, keys, sequence_len)
         return jax.vmap(self._generate_hidden_chain, in_axes=(0, 0, None))(states, keys, sequence_len)
 
     def _generate_hidden_chain(

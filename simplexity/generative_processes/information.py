@@ -2,23 +2,25 @@
 
 Definitions follow Crutchfield and Feldman, "Regularities unseen, randomness observed" (2003): myopic entropy
 `h(L) = H(X_L | X_1..X_{L-1})`, block entropy `H(L) = sum_{l <= L} h(l)`, entropy rate `h = lim h(L)`,
-excess entropy `E = sum_L (h(L) - h)`, and statistical complexity `C = H(S)` over the recurrent causal states.
-All are computed from the process's initial state, which is its stationary state unless one was given.
+excess entropy `E = sum_L (h(L) - h)`, transient information `T = sum_{L >= 0} (E + h L - H(L))`, and
+statistical complexity `C = H(S)` over the recurrent causal states. All are computed in float64 from the
+process's presentation, from its initial state (its stationary state unless one was given).
+
+Limits are taken with one convergence rule (`LimitMonitor`): once the myopic entropies decay geometrically
+over two windows of lengths, the remaining tail is bounded by a geometric series of the later window's largest
+step. A flat stretch (an oscillating decay that passes near zero) cannot end the sum early, since a window
+spans it. Each limit comes with that bound (`Estimate.error_bound`).
 """
 
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
+from simplexity.generative_processes.causal_states import asymptotic_distribution, causal_states
 from simplexity.generative_processes.generative_process import GenerativeProcess
-from simplexity.generative_processes.hidden_markov_model import HiddenMarkovModel
-from simplexity.generative_processes.mixed_state_presentation import (
-    MixedStateGraph,
-    ProcessArrays,
-    iter_belief_layers,
-    mixed_state_graph,
-)
+from simplexity.generative_processes.mixed_state_presentation import iter_belief_layers
 
 
 def entropy(probabilities: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -34,19 +36,129 @@ def to_bits(nats: float | np.ndarray) -> float | np.ndarray:
 
 
 MAX_LAYER_STATES = 2_000_000
+# Steps of the myopic entropies below this are float64 rounding of an exact 0.
+ROUNDING_FLOOR = 1e-13
+# The two windows of lengths the convergence rule compares grow up to this many lengths each.
+MAX_WINDOW = 8
+MIN_WINDOW = 3
 
 
-def _iter_myopic_entropies(process: GenerativeProcess, min_probability: float, decimals: int) -> Iterator[float]:
-    """Yields `h(1), h(2), ...`: the expected entropy of the next token over the beliefs of each layer."""
-    arrays = ProcessArrays.of(process)
+@dataclass(frozen=True)
+class Estimate:
+    """A limit and a bound on its error: the exact value lies in `value +- error_bound`.
+
+    Arguments:
+        value: the estimate, in nats.
+        error_bound: the bound (0 for a closed form).
+        length: the longest myopic entropy `h(L)` it used.
+    """
+
+    value: float
+    error_bound: float
+    length: int
+
+
+def iter_myopic_entropies(
+    process: GenerativeProcess, min_probability: float = 0.0, decimals: int = 12
+) -> Iterator[float]:
+    """Yields `h(1), h(2), ...`: the expected entropy of the next token over the beliefs of each layer.
+
+    Raises:
+        ValueError: naming the process when a layer holds more than `MAX_LAYER_STATES` mixed states.
+    """
+    presentation = process.presentation
     for layer in iter_belief_layers(process, min_probability, decimals):
         if len(layer.beliefs) > MAX_LAYER_STATES:
             raise ValueError(
-                f"{len(layer.beliefs)} distinct mixed states after {layer.length} tokens, more than "
+                f"{process.name}: {len(layer.beliefs)} distinct mixed states after {layer.length} tokens, more than "
                 f"{MAX_LAYER_STATES}; use a smaller length, a larger min_probability or fewer decimals"
             )
-        token_probabilities, _ = arrays.successors(layer.beliefs)
-        yield float(layer.probabilities @ entropy(token_probabilities))
+        token_probabilities, _ = presentation.successors(layer.beliefs)
+        yield float(layer.probabilities @ entropy(token_probabilities) / layer.probabilities.sum())
+
+
+class LimitMonitor:
+    """Follows a sequence that converges (to `limit` when known) and bounds its tail once the decay is geometric.
+
+    After `L` terms, with windows of `w` lengths: `older` and `recent` are the largest steps (or, with a known
+    limit, the largest distances to it) in the two last windows, and `ratio = (recent / older) ** (1 / (2 w))`
+    (the square root of the measured ratio per length, for safety). The lowest envelope `c * ratio ** l` above
+    every step of the recent window bounds every later step. Then the distance of term `L + j` to the limit is
+    at most `scale * ratio ** j`: with a known limit `scale` is the envelope at `L`; otherwise it is the sum of
+    the envelope's later steps, which also bounds the distance of term `L` itself.
+    """
+
+    def __init__(self, limit: float | None = None):
+        self.limit = limit
+        self.terms: list[float] = []
+
+    def add(self, term: float) -> None:
+        """Appends the next term."""
+        self.terms.append(term)
+
+    def tail(self) -> tuple[float, float] | None:
+        """Returns `(scale, ratio)` once the decay is geometric, else None."""
+        values = np.asarray(self.terms)
+        sizes = np.abs(values - self.limit) if self.limit is not None else np.abs(np.diff(values))
+        window = min(MAX_WINDOW, len(sizes) // 2)
+        if window < MIN_WINDOW:
+            return None
+        older, recent_window = sizes[-2 * window : -window].max(), sizes[-window:]
+        recent = recent_window.max()
+        if recent <= ROUNDING_FLOOR:
+            return window * ROUNDING_FLOOR, 0.0
+        if recent >= older:
+            return None
+        # The square root allows for a decay that slows down (a ratio that approaches its limit from below, as
+        # for `rho**L / L**1.5`): the measured ratio alone would understate the tail there.
+        ratio = (recent / older) ** (0.5 / window)
+        # The lowest envelope `c * ratio ** l` above every step of the recent window, evaluated at `L`.
+        at_last = float(np.max(recent_window * ratio ** np.arange(window - 1, -1, -1)))
+        return (at_last if self.limit is not None else at_last * ratio / (1.0 - ratio)), ratio
+
+    def limit_estimate(self) -> tuple[float, float] | None:
+        """Returns the limit and its error bound, once the decay is geometric."""
+        if self.limit is not None:
+            return self.limit, 0.0
+        tail = self.tail()
+        if tail is None:
+            return None
+        scale, _ = tail
+        # The limit lies between the last term and the last term minus the tail of the steps.
+        return self.terms[-1] - scale / 2.0, scale / 2.0
+
+    def weighted_sum_of_excess(self, power: int) -> tuple[float, float] | None:
+        """Returns `sum_L L**power (term_L - limit)` over all `L >= 1` and its error bound, once geometric."""
+        tail, estimate = self.tail(), self.limit_estimate()
+        if tail is None or estimate is None:
+            return None
+        (scale, ratio), (limit, limit_error) = tail, estimate
+        lengths = np.arange(1, len(self.terms) + 1, dtype=np.float64) ** power
+        partial = float(lengths @ (np.asarray(self.terms) - limit))
+        count = len(self.terms)
+        # sum_{j >= 1} (count + j)**power * scale * ratio**j, the most the unseen terms can add.
+        geometric = ratio / (1.0 - ratio)
+        unseen = scale * (geometric if power == 0 else count * geometric + ratio / (1.0 - ratio) ** 2)
+        return partial + unseen / 2.0, float(lengths.sum()) * limit_error + unseen / 2.0
+
+
+def _converge(process: GenerativeProcess, quantity, tolerance: float, max_length: int, decimals: int, what: str):
+    """Feeds myopic entropies to a monitor until `quantity(monitor)` has an error bound below `tolerance`."""
+    monitor = LimitMonitor(_closed_form_entropy_rate(process))
+    error = math.inf
+    for length, myopic in enumerate(iter_myopic_entropies(process, 0.0, decimals), start=1):
+        monitor.add(myopic)
+        result = quantity(monitor)
+        if result is not None:
+            value, error = result
+            if error < tolerance:
+                return Estimate(value=value, error_bound=error, length=length)
+        if length >= max_length:
+            raise ValueError(
+                f"{process.name}: {what} not within tolerance={tolerance} after {length} myopic entropies "
+                f"(error bound {error:.3g} nats); raise max_length or tolerance"
+            )
+    raise AssertionError("unreachable")
 
 
 def myopic_entropy(
@@ -66,10 +178,10 @@ def myopic_entropy(
         max_length: how many positions.
         min_probability: mixed states of at most this probability are dropped (0: exact).
         decimals: beliefs equal to this many decimal places are merged.
-        tolerance: when given, once two successive values differ by less than this, the remaining positions
-            take the last value instead of being enumerated. This makes long contexts of processes with
-            infinitely many mixed states (mess3) affordable; the values beyond that point are then approximate,
-            off by about `tolerance` times the convergence ratio over one minus it.
+        tolerance: when given, once the convergence rule bounds the remaining decrease of the myopic entropies by
+            this, the remaining positions take the last enumerated value instead of being enumerated. This makes
+            long contexts of processes with infinitely many mixed states (mess3) affordable; each value beyond
+            that point is then within `tolerance` of the exact one.
 
     Raises:
         ValueError: when a layer holds more than `MAX_LAYER_STATES` mixed states before the end (or before
@@ -79,15 +191,16 @@ def myopic_entropy(
         >>> myopic_entropy(build_hidden_markov_model("coin", p=0.5), 3)
         array([0.69314718, 0.69314718, 0.69314718])
     """
-    values: list[float] = []
-    for value in _iter_myopic_entropies(process, min_probability, decimals):
-        values.append(value)
-        if len(values) == max_length:
+    monitor = LimitMonitor()
+    for value in iter_myopic_entropies(process, min_probability, decimals):
+        monitor.add(value)
+        if len(monitor.terms) == max_length:
             break
-        if tolerance is not None and len(values) >= 2 and abs(values[-2] - values[-1]) < tolerance:
-            values += [value] * (max_length - len(values))
-            break
-    return np.array(values)
+        if tolerance is not None:
+            tail = monitor.tail()
+            if tail is not None and tail[0] < tolerance:
+                return np.array(monitor.terms + [value] * (max_length - len(monitor.terms)))
+    return np.array(monitor.terms)
 
 
 def block_entropy(process: GenerativeProcess, max_length: int, decimals: int = 12) -> np.ndarray:
@@ -96,57 +209,79 @@ def block_entropy(process: GenerativeProcess, max_length: int, decimals: int = 1
 
 
 def is_unifilar(process: GenerativeProcess) -> bool:
-    """Returns whether `process` is an HMM in which a state and a token determine the next state."""
-    if not isinstance(process, HiddenMarkovModel):
-        return False
-    return bool(np.all((np.asarray(process.transition_matrices) > 0).sum(axis=2) <= 1))
+    """Returns whether `process` is presented by an HMM in which a state and a token determine the next state."""
+    return process.presentation.is_unifilar
+
+
+def _closed_form_entropy_rate(process: GenerativeProcess) -> float | None:
+    """Returns `sum_i pi_i H(X | S = i)` for a unifilar HMM (pi: the long-run state distribution), else None."""
+    presentation = process.presentation
+    if not presentation.is_unifilar:
+        return None
+    matrices = presentation.transition_matrices
+    long_run = asymptotic_distribution(matrices.sum(axis=0), presentation.initial_state)
+    return float(long_run @ entropy(matrices.sum(axis=2).T))
+
+
+def estimate_entropy_rate(
+    process: GenerativeProcess, tolerance: float = 1e-7, max_length: int = 500, decimals: int = 12
+) -> Estimate:
+    """Returns the entropy rate in nats per token with a bound on its error.
+
+    For a unifilar HMM it is the closed form `sum_i pi_i H(X | S = i)` (error bound 0). Otherwise the myopic
+    entropies `h(L)` are enumerated until the convergence rule bounds `h(L) - h` by `2 * tolerance`; the estimate
+    is the middle of `[h(L) - bound, h(L)]`, so its error is at most `tolerance`.
+
+    Raises:
+        ValueError: naming the process when the bound is not below `tolerance` by `max_length`.
+    """
+    return _converge(process, LimitMonitor.limit_estimate, tolerance, max_length, decimals, "entropy rate")
 
 
 def entropy_rate(
     process: GenerativeProcess, tolerance: float = 1e-7, max_length: int = 500, decimals: int = 12
 ) -> float:
-    """Returns the entropy rate in nats per token.
+    """Returns the entropy rate in nats per token (`estimate_entropy_rate` gives its error bound)."""
+    return estimate_entropy_rate(process, tolerance, max_length, decimals).value
 
-    For a unifilar HMM it is exact: `sum_i pi_i H(X | S = i)`. Otherwise it is the myopic entropy `h(L)` at the
-    first `L` where `h(L - 1) - h(L) < tolerance`; `h(L)` decreases to the entropy rate from above.
 
-    Raises:
-        ValueError: when the myopic entropies have not converged by `max_length`.
+def estimate_excess_entropy(
+    process: GenerativeProcess, tolerance: float = 1e-6, max_length: int = 500, decimals: int = 12
+) -> Estimate:
+    """Returns the excess entropy `E = sum_L (h(L) - h)` in nats with a bound on its error.
+
+    The sum runs with the entropy rate's rule until its bound (the rate's error times the terms summed, plus the
+    most the unseen terms can add) is below `tolerance`.
     """
-    if is_unifilar(process):
-        arrays = ProcessArrays.of(process)
-        return float(arrays.initial_state @ entropy(arrays.transition_matrices.sum(axis=2).T))
-    previous = math.inf
-    for length, current in enumerate(_iter_myopic_entropies(process, 0.0, decimals), start=1):
-        if abs(previous - current) < tolerance:
-            return current
-        if length >= max_length:
-            raise ValueError(
-                f"entropy_rate: myopic entropies changed by {abs(previous - current):.3g} nats at length {length}, "
-                f"more than tolerance={tolerance}; raise max_length or tolerance"
-            )
-        previous = current
-    raise AssertionError("unreachable")
+    return _converge(
+        process, lambda monitor: monitor.weighted_sum_of_excess(0), tolerance, max_length, decimals, "excess entropy"
+    )
 
 
 def excess_entropy(
-    process: GenerativeProcess, tolerance: float = 1e-7, max_length: int = 500, decimals: int = 12
+    process: GenerativeProcess, tolerance: float = 1e-6, max_length: int = 500, decimals: int = 12
 ) -> float:
-    """Returns the excess entropy `E = sum_L (h(L) - h)` in nats, summed until a term is below `tolerance`.
+    """Returns the excess entropy `E = sum_L (h(L) - h)` in nats (`estimate_excess_entropy` gives its bound)."""
+    return estimate_excess_entropy(process, tolerance, max_length, decimals).value
 
-    Raises:
-        ValueError: when the terms are still above `tolerance` at `max_length`.
+
+def transient_information(
+    process: GenerativeProcess, tolerance: float = 1e-6, max_length: int = 500, decimals: int = 12
+) -> Estimate:
+    """Returns the transient information `T = sum_{L >= 0} (E + h L - H(L))` in nats, with its error bound.
+
+    `T` measures how much an observer must learn, beyond what the entropy rate accounts for, before the block
+    entropy reaches its asymptote `E + h L` (Crutchfield and Feldman 2003). Since
+    `E + h L - H(L) = sum_{l > L} (h(l) - h)`, `T = sum_l l (h(l) - h)`.
     """
-    rate = entropy_rate(process, tolerance, max_length, decimals)
-    total = 0.0
-    for length, myopic in enumerate(_iter_myopic_entropies(process, 0.0, decimals), start=1):
-        term = myopic - rate
-        total += term
-        if abs(term) < tolerance:
-            return total
-        if length >= max_length:
-            raise ValueError(f"excess_entropy: term {term:.3g} at length {length} is above tolerance={tolerance}")
-    raise AssertionError("unreachable")
+    return _converge(
+        process,
+        lambda monitor: monitor.weighted_sum_of_excess(1),
+        tolerance,
+        max_length,
+        decimals,
+        "transient information",
+    )
 
 
 def statistical_complexity(process: GenerativeProcess, max_states: int = 10_000, decimals: int = 10) -> float:
@@ -160,98 +295,4 @@ def statistical_complexity(process: GenerativeProcess, max_states: int = 10_000,
         UnboundedMixedStatesError: when the mixed-state presentation has more than `max_states` states, as for
             processes with infinitely many causal states (mess3, the simple nonunifilar source).
     """
-    graph = mixed_state_graph(process, max_states=max_states, decimals=decimals)
-    distribution = _asymptotic_distribution(graph)
-    classes = _predictive_classes(graph, decimals)
-    return float(entropy(np.bincount(classes, weights=distribution)))
-
-
-def _transition_matrix(graph: MixedStateGraph) -> np.ndarray:
-    size = len(graph.beliefs)
-    matrix = np.zeros((size, size))
-    for source, (probabilities, successors) in enumerate(zip(graph.token_probabilities, graph.successors, strict=True)):
-        for probability, successor in zip(probabilities, successors, strict=True):
-            if successor >= 0:
-                matrix[source, successor] += probability
-    return matrix / matrix.sum(axis=1, keepdims=True)
-
-
-def _strongly_connected_components(adjacency: list[list[int]]) -> list[list[int]]:
-    """Returns the strongly connected components of a directed graph (Tarjan's algorithm, iterative)."""
-    index_of: dict[int, int] = {}
-    lowlink: dict[int, int] = {}
-    stack: list[int] = []
-    on_stack: set[int] = set()
-    components: list[list[int]] = []
-    for root in range(len(adjacency)):
-        if root in index_of:
-            continue
-        work = [(root, 0)]
-        while work:
-            node, edge = work.pop()
-            if edge == 0:
-                index_of[node] = lowlink[node] = len(index_of)
-                stack.append(node)
-                on_stack.add(node)
-            if edge < len(adjacency[node]):
-                work.append((node, edge + 1))
-                child = adjacency[node][edge]
-                if child not in index_of:
-                    work.append((child, 0))
-                elif child in on_stack:
-                    lowlink[node] = min(lowlink[node], index_of[child])
-                continue
-            if lowlink[node] == index_of[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                components.append(component)
-            if work:
-                parent = work[-1][0]
-                lowlink[parent] = min(lowlink[parent], lowlink[node])
-    return components
-
-
-def _asymptotic_distribution(graph: MixedStateGraph) -> np.ndarray:
-    """Returns the long-run (time-averaged) distribution over mixed states, starting from mixed state 0."""
-    matrix = _transition_matrix(graph)
-    size = len(matrix)
-    adjacency = [[int(node) for node in np.flatnonzero(row > 0)] for row in matrix]
-    components = _strongly_connected_components(adjacency)
-    closed = [c for c in components if all(set(adjacency[node]) <= set(c) for node in c)]
-    recurrent = {node for component in closed for node in component}
-    transient = [node for node in range(size) if node not in recurrent]
-    distribution = np.zeros(size)
-    for component in closed:
-        # Probability of ever entering this class from the start: solve a = P_TT a + P_TC 1 on transient states.
-        if 0 in component:
-            entering = 1.0
-        else:
-            into_class = matrix[np.ix_(transient, component)].sum(axis=1)
-            within = matrix[np.ix_(transient, transient)]
-            absorption = np.linalg.solve(np.eye(len(transient)) - within, into_class)
-            entering = float(absorption[transient.index(0)])
-        block = matrix[np.ix_(component, component)]
-        system = np.vstack([block.T - np.eye(len(component)), np.ones((1, len(component)))])
-        target = np.zeros(len(component) + 1)
-        target[-1] = 1.0
-        stationary, *_ = np.linalg.lstsq(system, target, rcond=None)
-        distribution[component] += entering * stationary
-    return distribution
-
-
-def _predictive_classes(graph: MixedStateGraph, decimals: int) -> np.ndarray:
-    """Returns a class label per mixed state; states share a label iff they predict the same future."""
-    rounded = np.round(graph.token_probabilities, decimals) + 0.0
-    labels = np.unique(rounded, axis=0, return_inverse=True)[1].reshape(-1)
-    while True:
-        successor_labels = np.where(graph.successors >= 0, labels[np.maximum(graph.successors, 0)], -1)
-        signature = np.concatenate([labels[:, None], successor_labels], axis=1)
-        refined = np.unique(signature, axis=0, return_inverse=True)[1].reshape(-1)
-        if refined.max() == labels.max():
-            return refined
-        labels = refined
+    return float(entropy(causal_states(process, max_states, decimals).probabilities))

@@ -1,7 +1,8 @@
 """Mixed-state presentations: the beliefs an observer holds after each word, with their probabilities.
 
-Everything here runs on the host in float64 numpy: the quantities are exact up to rounding, and the number of
-mixed states, not arithmetic, is what limits them.
+Everything here runs on the host in float64 numpy, from the process's float64 `presentation`: the quantities
+are exact up to rounding, and the number of mixed states, not arithmetic, is what limits them. Beliefs are
+renormalised after every token, and each layer's total probability is kept from drifting.
 """
 
 import itertools
@@ -11,35 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from simplexity.generative_processes.generative_process import GenerativeProcess
-
-
-@dataclass(frozen=True)
-class ProcessArrays:
-    """A process's matrices, normalising vector and initial state as float64 numpy arrays."""
-
-    transition_matrices: np.ndarray
-    normalizing_eigenvector: np.ndarray
-    initial_state: np.ndarray
-
-    @classmethod
-    def of(cls, process: GenerativeProcess) -> "ProcessArrays":
-        """Returns the arrays of `process` (an HMM's normalising vector is all ones)."""
-        matrices = np.asarray(process.transition_matrices, dtype=np.float64)  # pyright: ignore[reportAttributeAccessIssue]
-        normalizer = getattr(process, "normalizing_eigenvector", None)
-        normalizer = np.ones(matrices.shape[1]) if normalizer is None else np.asarray(normalizer, dtype=np.float64)
-        start = np.asarray(process.initial_state, dtype=np.float64)
-        return cls(matrices, normalizer, start / (start @ normalizer))
-
-    def successors(self, beliefs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Returns `P(x | belief)`, shape `(n, vocab)`, and the belief after each `x`, shape `(n, vocab, states)`.
-
-        A successor of probability 0 is returned as zeros.
-        """
-        unnormalized = np.einsum("ni,xij->nxj", beliefs, self.transition_matrices)
-        probabilities = unnormalized @ self.normalizing_eigenvector
-        safe = np.where(probabilities > 0, probabilities, 1.0)
-        successors = np.where((probabilities > 0)[..., None], unnormalized / safe[..., None], 0.0)
-        return np.clip(probabilities, 0.0, None), successors
 
 
 @dataclass(frozen=True)
@@ -88,12 +60,13 @@ def iter_belief_layers(
         min_probability: drop mixed states whose probability is at most this (0 keeps every reachable one).
         decimals: beliefs equal to this many decimal places are merged.
     """
-    arrays = ProcessArrays.of(process)
-    layer = BeliefLayer(0, arrays.initial_state[None, :], np.ones(1))
+    presentation = process.presentation
+    layer = BeliefLayer(0, presentation.initial_state[None, :], np.ones(1))
     while True:
         yield layer
-        token_probabilities, successors = arrays.successors(layer.beliefs)
+        token_probabilities, successors = presentation.successors(layer.beliefs)
         joint = (layer.probabilities[:, None] * token_probabilities).reshape(-1)
+        joint *= layer.probabilities.sum() / joint.sum()  # rounding must not let the total drift over many layers
         keep = joint > min_probability
         beliefs, probabilities = _merge_equal_beliefs(
             successors.reshape(-1, successors.shape[-1])[keep], joint[keep], decimals
@@ -114,12 +87,12 @@ def word_beliefs(process: GenerativeProcess, length: int, min_probability: float
     Words are not merged: distinct words that reach the same belief are all listed (what an analysis of a
     model's activations needs). The number of words grows as `vocab ** length`.
     """
-    arrays = ProcessArrays.of(process)
+    presentation = process.presentation
     words = np.zeros((1, 0), dtype=np.int32)
-    beliefs, probabilities = arrays.initial_state[None, :], np.ones(1)
-    vocab = arrays.transition_matrices.shape[0]
+    beliefs, probabilities = presentation.initial_state[None, :], np.ones(1)
+    vocab = presentation.vocab_size
     for _ in range(length):
-        token_probabilities, successors = arrays.successors(beliefs)
+        token_probabilities, successors = presentation.successors(beliefs)
         joint = (probabilities[:, None] * token_probabilities).reshape(-1)
         keep = joint > min_probability
         extended = np.concatenate(
@@ -157,7 +130,7 @@ def mixed_state_graph(process: GenerativeProcess, max_states: int = 10_000, deci
         UnboundedMixedStatesError: when more than `max_states` distinct beliefs are reached (the presentation
             is infinite, as for mess3, or larger than allowed).
     """
-    arrays = ProcessArrays.of(process)
+    presentation = process.presentation
     index_of: dict[bytes, int] = {}
     beliefs: list[np.ndarray] = []
 
@@ -166,19 +139,19 @@ def mixed_state_graph(process: GenerativeProcess, max_states: int = 10_000, deci
         if key not in index_of:
             if len(beliefs) >= max_states:
                 raise UnboundedMixedStatesError(
-                    f"the mixed-state presentation has more than max_states={max_states} states; "
+                    f"{process.name}: the mixed-state presentation has more than max_states={max_states} states; "
                     "it may be infinite (a nonunifilar process such as mess3)"
                 )
             index_of[key] = len(beliefs)
             beliefs.append(belief)
         return index_of[key]
 
-    index(arrays.initial_state)
+    index(presentation.initial_state)
     token_rows: list[np.ndarray] = []
     successor_rows: list[list[int]] = []
     explored = 0
     while explored < len(beliefs):
-        probabilities, successors = arrays.successors(beliefs[explored][None, :])
+        probabilities, successors = presentation.successors(beliefs[explored][None, :])
         token_rows.append(probabilities[0])
         successor_rows.append([index(s) if p > 0 else -1 for p, s in zip(probabilities[0], successors[0], strict=True)])
         explored += 1

@@ -168,6 +168,25 @@ def rrxor(pR1: float = 0.5, pR2: float = 0.5) -> np.ndarray:  # noqa: N803 (the 
     return matrices
 
 
+def leaky_rrxor(pR1: float = 0.5, pR2: float = 0.5, epsilon: float = 0.1) -> np.ndarray:  # noqa: N803
+    """Returns the transition matrices of the leaky random-random-XOR process (5 states, tokens 0, 1).
+
+    `(1 - epsilon)` times RRXOR's matrices plus `epsilon / 10` at every one of the `2 * 5 * 5` entries, so that
+    every transition has positive probability (each row still sums to 1): a nonunifilar process whose observer
+    never synchronizes, with RRXOR's structure as `epsilon -> 0`.
+
+    Arguments:
+        pR1: probability that the first random bit is 0; in [0, 1].
+        pR2: probability that the second random bit is 0; in [0, 1].
+        epsilon: weight of the uniform leak; in [0, 1].
+
+    Returns:
+        `T`, shape `(2, 5, 5)`.
+    """
+    _require_probability("epsilon", epsilon)
+    return (1.0 - epsilon) * rrxor(pR1, pR2) + epsilon / 10.0
+
+
 def sns(p: float = 0.5, q: float = 0.5) -> np.ndarray:
     """Returns the transition matrices of the simple nonunifilar source (2 states A, B = 0, 1; tokens 0, 1).
 
@@ -267,11 +286,13 @@ def fanizza(alpha: float = 2000.0, lamb: float = 0.49) -> np.ndarray:
     return np.stack([np.outer(w, pi0), lamb * rotation])
 
 
-def post_quantum(log_alpha: float = 1.0, beta: float = 0.5) -> np.ndarray:
+def post_quantum(log_alpha: float = float(np.log(2.7)), beta: float = 0.5) -> np.ndarray:
     """Returns the matrices of a post-quantum process (a GHMM with 3 states and 3 tokens; some entries negative).
 
     With `alpha = exp(log_alpha)`: `T[0] = outer([1, 1, 0], [1, -1, -1])`, `T[1] = [[alpha, 0, 0], [0, 1, 0],
     [0, ln(alpha), 1]]` and `T[2]` the same with `beta`, all divided by the spectral radius of their sum.
+
+    The defaults (`alpha = 2.7`, `beta = 0.5`) are the parameters of the published reference data.
 
     Arguments:
         log_alpha: `ln(alpha)`; `alpha > 1`, so `log_alpha > 0`.
@@ -300,12 +321,15 @@ def post_quantum(log_alpha: float = 1.0, beta: float = 0.5) -> np.ndarray:
     return matrices / np.max(np.abs(np.linalg.eigvals(matrices.sum(axis=0))))
 
 
-def tom_quantum(alpha: float = 1.0, beta: float = 1.0) -> np.ndarray:
+def tom_quantum(alpha: float = 1.0, beta: float = 4.3) -> np.ndarray:
     """Returns the matrices of Tom's quantum process (a GHMM with 3 states and 4 tokens; some entries negative).
 
     With `gamma^2 = 1 / (4 (alpha^2 + beta^2))`, `c = 1/4`, `m = (alpha^2 - beta^2) gamma^2` and
     `o = 2 alpha beta gamma^2`: `T[0] = [[c, 0, o], [0, m, 0], [o, 0, c]]`, `T[1]` the same with `-o`,
     `T[2] = [[c, o, 0], [o, c, 0], [0, 0, m]]` and `T[3]` the same with `-o`.
+
+    With `alpha = beta`, `m` vanishes and every matrix has rank one: the process is then a
+    first-order Markov chain on tokens. The defaults, `alpha = 1` and `beta = 4.3`, are not degenerate.
 
     Arguments:
         alpha: first amplitude.

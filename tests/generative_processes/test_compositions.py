@@ -58,7 +58,7 @@ def test_mixture_with_a_generalized_hmm_keeps_word_probabilities_normalised():
     assert isinstance(mixture, GeneralizedHiddenMarkovModel)
     assert mixture.vocab_size == 4
     words = jnp.array(list(itertools.product(range(4), repeat=3)))
-    probabilities = jax.vmap(mixture.probability)(words)
+    probabilities = mixture.probability(words)
     assert float(jnp.min(probabilities)) > -1e-6
     assert float(jnp.sum(probabilities)) == pytest.approx(1.0, abs=1e-4)
 
