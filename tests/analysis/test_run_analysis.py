@@ -69,3 +69,16 @@ def test_user_errors_fail_in_one_line(trained_run, overrides, expected):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().count("\n") == 0, result.stderr
     assert result.stderr.startswith(expected), result.stderr
+
+
+def test_a_bos_run_is_analysed_with_the_bos_position(tmp_path):
+    run_dir = tmp_path / "bos"
+    overrides = ["training=tiny", "generative_process@training_data_generator=mess3_bos", f"hydra.run.dir={run_dir}"]
+    trained = run_script("run_experiment.py", *overrides)
+    assert trained.returncode == 0, trained.stderr
+    result = run_script("run_analysis.py", f"run_dir={run_dir}", "max_context_len=4")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((run_dir / "analysis.json").read_text())
+    # Position 0 has seen only BOS: nothing is uncertain about it, its optimum is mess3's h(1) = ln 3.
+    assert report["position_loss"]["myopic_entropy"][0] == pytest.approx(1.0986122886681098, abs=1e-12)
+    assert report["entropy_rate"] == pytest.approx(1.08889, abs=1e-5)
