@@ -15,16 +15,21 @@ from simplexity.generative_processes import (
     GHMM_PROCESSES,
     HMM_PROCESSES,
     SpecialTokenProcess,
+    UnboundedMixedStatesError,
     block_entropy,
     build_generalized_hidden_markov_model,
     build_hidden_markov_model,
+    cryptic_order,
+    crypticity,
     entropy_rate,
     estimate_entropy_rate,
     estimate_excess_entropy,
     excess_entropy,
+    markov_order,
     myopic_entropy,
     state_uncertainty,
     statistical_complexity,
+    synchronization_information,
     to_bits,
     transient_information,
 )
@@ -150,6 +155,11 @@ def test_every_information_function_accepts_a_bos_process(mess3_bos):
     uncertainty = state_uncertainty(mess3_bos, 4)
     np.testing.assert_allclose(uncertainty[1:], state_uncertainty(inner, 3), rtol=0, atol=1e-12)
     assert uncertainty[0] == 0.0
+    with pytest.raises(ValueError, match=r"^mess3\+bos: the state uncertainty tends to"):
+        synchronization_information(mess3_bos)
+    for infinite in (statistical_complexity, crypticity, markov_order, cryptic_order):
+        with pytest.raises(UnboundedMixedStatesError, match=r"^mess3\+bos: "):
+            infinite(mess3_bos, max_states=200)
     tokens = np.array([3, 0, 1, 2, 2])
     assert float(mess3_bos.log_probability(tokens)) == pytest.approx(
         float(inner.log_probability(tokens[1:])), abs=1e-12
@@ -175,6 +185,13 @@ def test_every_information_function_accepts_the_mixture():
     assert statistical_complexity(mixture) > statistical_complexity(golden)
     assert transient_information(mixture).value > 0
     assert state_uncertainty(mixture, 3)[-1] == pytest.approx(0.0, abs=1e-12)
+    # Likewise for the synchronization measures: the component is known after one token.
+    sync = synchronization_information(mixture).value
+    expected_sync = math.log(2) + 0.5 * synchronization_information(golden).value
+    assert sync == pytest.approx(expected_sync + 0.5 * synchronization_information(z1r).value, abs=3e-6)
+    assert crypticity(mixture).value == pytest.approx(0.5 * crypticity(golden).value, abs=3e-6)  # chi(Z1R) = 0
+    assert markov_order(mixture) == max(markov_order(golden), markov_order(z1r)) == 3
+    assert cryptic_order(mixture) == max(cryptic_order(golden), cryptic_order(z1r)) == 1
 
 
 def test_float64_whatever_the_training_dtype():
