@@ -1,4 +1,4 @@
-"""The options of an analysis, read and checked from its config (`configs/analyze.yaml`)."""
+"""The options of an analysis, read and checked from its config (`simplexity/configs/analyze.yaml`)."""
 
 from dataclasses import dataclass
 from pathlib import Path

@@ -8,7 +8,7 @@ from omegaconf import DictConfig
 
 from simplexity.config.schema import register_configs
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 
 
 def load_config(overrides: Sequence[str] = (), config_dir: str | Path = CONFIG_DIR) -> DictConfig:
@@ -16,7 +16,7 @@ def load_config(overrides: Sequence[str] = (), config_dir: str | Path = CONFIG_D
 
     Arguments:
         overrides: command-line style overrides, e.g. `["predictive_model=transformer", "seed=3"]`.
-        config_dir: the directory holding `train.yaml` (the repository's `configs/` by default).
+        config_dir: the directory holding `train.yaml` (the package's `simplexity/configs/` by default).
 
     Example:
         >>> cfg = load_config(["predictive_model=lstm", "training=tiny"])

@@ -1,6 +1,6 @@
 """Structured configs: the typed shape of an experiment config, registered in Hydra's ConfigStore.
 
-The primary config (`configs/train.yaml`) starts from `train_schema`, so every group option merged into it is
+The primary config (`simplexity/configs/train.yaml`) starts from `train_schema`, so every group option merged into it is
 checked against these dataclasses while Hydra composes: an unknown key or a value of the wrong type stops the
 run before anything is built. Ranges and cross-key agreement are checked by `validate_experiment_config`.
 Each group's schema is also stored as `schema/<group>` for configs of your own.

@@ -1,9 +1,9 @@
 """Failed jobs of a sweep: a `FAILED` file in the job's directory, and a non-zero exit code for the sweep.
 
 A job that fails on a user's mistake or a non-finite loss is reported by `simplexity.cli.report_config_errors`,
-which calls `record_failure` and lets the sweep go on. `FailedJobsCallback` (registered in `configs/train.yaml`
-under `hydra.callbacks`) marks jobs that raised anything else, and once the sweep is over lists every failed job
-on stderr and exits with `FAILED_JOBS_EXIT_CODE`.
+which calls `record_failure` and lets the sweep go on. `FailedJobsCallback` (registered in
+`simplexity/configs/train.yaml` under `hydra.callbacks`) marks jobs that raised anything else, and once the sweep
+is over lists every failed job on stderr and exits with `FAILED_JOBS_EXIT_CODE`.
 """
 
 import sys
@@ -91,7 +91,7 @@ def _is_multirun(config: DictConfig) -> bool:
 class FailedJobsCallback(Callback):
     """Hydra callback: marks failed jobs of a sweep, and ends a sweep with failed jobs with a non-zero exit code.
 
-    Does nothing in a single run. Registered in `configs/train.yaml`:
+    Does nothing in a single run. Registered in `simplexity/configs/train.yaml`:
 
         hydra:
           callbacks:

@@ -1,16 +1,14 @@
 """The `mess3_belief_geometry` experiment preset composes and builds what docs/belief_geometry.md describes."""
 
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 from hydra import compose, initialize_config_dir
 
-from simplexity.config import register_configs
+from simplexity.config import CONFIG_DIR, register_configs
 from simplexity.experiment import build_experiment
 from simplexity.predictive_models import capture_activations, count_parameters
 
-CONFIGS = Path(__file__).parents[2] / "configs"
+CONFIGS = CONFIG_DIR
 
 
 def test_preset_builds_the_papers_setting():

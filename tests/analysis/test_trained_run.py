@@ -8,12 +8,12 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 from simplexity.analysis import AnalysisOptions, analysis_options, analyze_run, load_trained_run
-from simplexity.config import ConfigError, register_configs
+from simplexity.config import CONFIG_DIR, ConfigError, register_configs
 from simplexity.experiment import build_experiment
 from simplexity.persistence import Checkpointer
 from simplexity.training import initial_train_state
 
-CONFIGS = Path(__file__).parents[2] / "configs"
+CONFIGS = CONFIG_DIR
 
 
 class UnigramModel(eqx.Module):

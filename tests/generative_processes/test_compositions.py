@@ -8,6 +8,7 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from simplexity.config import CONFIG_DIR
 from simplexity.generative_processes import (
     GeneralizedHiddenMarkovModel,
     HiddenMarkovModel,
@@ -88,6 +89,6 @@ def test_special_tokens_frame_each_sequence_and_count_in_the_vocabulary(mess3):
 
 
 def test_special_token_yaml_builds_a_process_whose_vocabulary_counts_bos():
-    cfg = OmegaConf.load("configs/generative_process/mess3_bos.yaml")
+    cfg = OmegaConf.load(CONFIG_DIR / "generative_process" / "mess3_bos.yaml")
     process = instantiate(cfg.instance)
     assert process.vocab_size == cfg.vocab_size == 4

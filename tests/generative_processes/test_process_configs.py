@@ -1,14 +1,13 @@
-"""Every YAML in configs/generative_process builds a process whose vocabulary is the YAML's vocab_size."""
-
-from pathlib import Path
+"""Every YAML in simplexity/configs/generative_process builds a process whose vocabulary is the YAML's vocab_size."""
 
 import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from simplexity.config import CONFIG_DIR as PACKAGE_CONFIG_DIR
 from simplexity.generative_processes import GenerativeProcess
 
-CONFIG_DIR = Path(__file__).parents[2] / "configs" / "generative_process"
+CONFIG_DIR = PACKAGE_CONFIG_DIR / "generative_process"
 
 
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("*.yaml")), ids=lambda path: path.stem)

@@ -3,7 +3,6 @@
 import functools
 import inspect
 import itertools
-from pathlib import Path
 from typing import Any
 
 import equinox as eqx
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from simplexity.config import CONFIG_DIR as PACKAGE_CONFIG_DIR
 from simplexity.generative_processes import (
     GHMM_PROCESSES,
     HMM_PROCESSES,
@@ -22,7 +22,7 @@ from simplexity.generative_processes import (
     build_hidden_markov_model,
 )
 
-CONFIG_DIR = Path(__file__).parents[2] / "configs" / "generative_process"
+CONFIG_DIR = PACKAGE_CONFIG_DIR / "generative_process"
 PROCESS_NAMES = [*HMM_PROCESSES, *GHMM_PROCESSES]
 HMM_NAMES = list(HMM_PROCESSES)
 NUM_SEQUENCES = 20_000

@@ -1,4 +1,4 @@
-"""The contract every model YAML in configs/predictive_model/ is held to; a new YAML is covered with no new test.
+"""The contract every model YAML of `predictive_model/` is held to; a new YAML is covered with no new test.
 
 Each model is built the way `run_experiment.py` builds it (`build_experiment` on the composed config, so
 penzai models arrive through their adapter), with vocab_size injected from a data generator of 11 tokens.
@@ -14,13 +14,14 @@ import numpy as np
 import optax
 import pytest
 
+from simplexity.config import CONFIG_DIR as PACKAGE_CONFIG_DIR
 from simplexity.config import load_config
 from simplexity.experiment import build_experiment
 from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import PredictiveModel, capture_activations
 from simplexity.training import initial_train_state
 
-CONFIG_DIR = Path(__file__).parents[2] / "configs"
+CONFIG_DIR = PACKAGE_CONFIG_DIR
 MODEL_NAMES = sorted(path.stem for path in (CONFIG_DIR / "predictive_model").glob("*.yaml"))
 THROWAWAY = "throwaway_lstm"
 DOCS_EXAMPLE = "causal_convolution"  # the worked example of docs/adding_models.md

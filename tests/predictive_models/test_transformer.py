@@ -1,5 +1,4 @@
 import math
-from pathlib import Path
 from typing import Any
 
 import equinox as eqx
@@ -11,6 +10,7 @@ import optax
 import pytest
 from hydra import compose, initialize_config_dir
 
+from simplexity.config import CONFIG_DIR as PACKAGE_CONFIG_DIR
 from simplexity.predictive_models import PredictiveModel
 from simplexity.predictive_models.transformer import (
     Transformer,
@@ -20,7 +20,7 @@ from simplexity.predictive_models.transformer import (
 )
 from simplexity.training import TrainingConfig, train
 
-CONFIG_DIR = str(Path(__file__).parents[2] / "configs")
+CONFIG_DIR = str(PACKAGE_CONFIG_DIR)
 MODELS = ["rotary_transformer", "learned_transformer", "gruformer"]
 
 TRANSFORMER_SIZES: dict[str, Any] = {"vocab_size": 3, "d_model": 8, "num_layers": 2, "num_heads": 2, "mlp_hidden": 16}

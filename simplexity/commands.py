@@ -1,0 +1,48 @@
+"""The two commands: `simplexity-train` (`python run_experiment.py`) and `simplexity-analyze` (`run_analysis.py`).
+
+Both compose their config with Hydra from the configs shipped in the package (`simplexity/configs/`), so they
+work from any directory once simplexity is installed. A directory of your own configs joins the search path
+with `hydra.searchpath=[file:///ABSOLUTE/DIR]`: its groups' options are then selectable beside the shipped ones.
+"""
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from simplexity.analysis import analysis_options, analyze_run, format_report
+from simplexity.cli import report_config_errors, run_reporting_user_errors
+from simplexity.config.schema import register_configs
+from simplexity.run import run_experiment
+
+CONFIG_PACKAGE = "pkg://simplexity.configs"
+
+
+@hydra.main(config_path=CONFIG_PACKAGE, config_name="train", version_base=None)
+@report_config_errors
+def _train(cfg: DictConfig) -> float:
+    """Runs one experiment in its Hydra run directory and returns its final loss (for sweepers)."""
+    return run_experiment(cfg, HydraConfig.get().runtime.output_dir)
+
+
+@hydra.main(config_path=CONFIG_PACKAGE, config_name="analyze", version_base=None)
+@report_config_errors
+def _analyze(cfg: DictConfig) -> None:
+    """Analyses the run at `cfg.run_dir` and prints a summary."""
+    options = analysis_options(cfg)
+    report = analyze_run(cfg.run_dir, options)
+    print(format_report(report))
+    print(f"wrote analysis.json and {', '.join(report['figures'])} to {report['output_dir']}")
+
+
+def train() -> None:
+    """Trains a predictive model on a generative process: `simplexity-train [key=value ...]`.
+
+    `simplexity-train --help` lists the config groups and their options; see docs/configuration.md.
+    """
+    register_configs()
+    run_reporting_user_errors(_train)
+
+
+def analyze() -> None:
+    """Analyses a run's belief-state geometry: `simplexity-analyze run_dir=DIR [key=value ...]`."""
+    run_reporting_user_errors(_analyze)
