@@ -15,13 +15,11 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from simplexity.config.errors import ConfigError, one_line
+from simplexity.config.errors import UserError, one_line
 from simplexity.config.validation import GROUP_OF_NODE
-from simplexity.run import TrainingStoppedError
 from simplexity.sweeps.failed_jobs import record_failure
 
-USER_ERROR_EXIT_CODE = 2
-TRAINING_STOPPED_EXIT_CODE = 3
+USER_ERROR_EXIT_CODE = UserError.exit_code
 # Read before `run_reporting_user_errors` sets the variable for Hydra's sake.
 _USER_WANTS_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
 # Set when Hydra hands the composed config to the task: errors before it are the command line's.
@@ -64,7 +62,7 @@ def _exit_with(message: str, code: int | None = None) -> NoReturn:
 def report_config_errors(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
     """Wraps a Hydra task function so that a user's mistake or a stopped run ends in one line on stderr.
 
-    In a single run, a `ConfigError` exits with code 2, a non-finite loss (`TrainingStoppedError`) with code 3.
+    In a single run, a `UserError` exits with its code: 2 for a `ConfigError`, 3 for a non-finite loss.
     In a multirun the job prints `error: job N (OVERRIDES): MESSAGE`, writes it to a `FAILED` file in its directory
     and returns an infinite loss, so that the sweep runs its other jobs (an optimising sweeper steers away; optuna
     2.x cannot take NaN); `simplexity.sweeps.FailedJobsCallback` makes the sweep's exit code non-zero.
@@ -76,7 +74,7 @@ def report_config_errors(task: Callable[[DictConfig], Any]) -> Callable[[DictCon
         _TASK_STARTED = True
         try:
             return task(cfg)
-        except (ConfigError, TrainingStoppedError) as error:
+        except UserError as error:
             if _USER_WANTS_TRACEBACK:
                 raise
             hydra_config = HydraConfig.get()
@@ -85,7 +83,7 @@ def report_config_errors(task: Callable[[DictConfig], Any]) -> Callable[[DictCon
                 failure = record_failure(hydra_config.runtime.output_dir, hydra_config.job.num, overrides, str(error))
                 print(f"error: {failure.describe()}", file=sys.stderr)
                 return math.inf
-            _exit_with(str(error), TRAINING_STOPPED_EXIT_CODE if isinstance(error, TrainingStoppedError) else None)
+            _exit_with(str(error), error.exit_code)
 
     return wrapped
 
@@ -103,7 +101,7 @@ def run_reporting_user_errors(app: Callable[[], Any]) -> None:
     except Exception as error:
         # Before the task starts, anything that fails is the command line's or the config's fault (Hydra raises
         # a plain ValueError for some malformed overrides); once it has started, only known user errors are.
-        is_user_error = isinstance(error, ConfigError | HydraException | OmegaConfBaseException) or not _TASK_STARTED
+        is_user_error = isinstance(error, UserError | HydraException | OmegaConfBaseException) or not _TASK_STARTED
         if _USER_WANTS_TRACEBACK or not is_user_error:
             raise
-        _exit_with(describe_user_error(error))
+        _exit_with(describe_user_error(error), error.exit_code if isinstance(error, UserError) else None)

@@ -9,10 +9,11 @@ import hydra
 import jax
 import jax.numpy as jnp
 import optax
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from simplexity.config import ConfigError, validate_experiment_config
+from simplexity.config import ConfigError, ExperimentConfig, validate_experiment_config
 from simplexity.config.errors import one_line
+from simplexity.config.schema import DataGeneratorConfig
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.logging import MetricsLogger
 from simplexity.persistence import Checkpointer
@@ -23,8 +24,12 @@ from simplexity.training.optimizer import build_optimizer, learning_rate_schedul
 
 @dataclass(frozen=True)
 class Experiment:
-    """Everything an experiment config builds: what `run_experiment.py` trains, ready to train in a notebook."""
+    """Everything an experiment config builds: what `run_experiment.py` trains, ready to train in a notebook.
 
+    `config` is the typed, checked config it was built from.
+    """
+
+    config: ExperimentConfig
     process: GenerativeProcess
     model: PredictiveModel
     optimizer: optax.GradientTransformation
@@ -54,71 +59,70 @@ class Experiment:
         )
 
 
-def instantiate(cfg: DictConfig, key: str, **overrides: Any) -> Any:
-    """Returns `hydra.utils.instantiate` of the node at `key`, turning a failure into a one-line `ConfigError`."""
+def instantiate(key: str, node: Any, **overrides: Any) -> Any:
+    """Returns `hydra.utils.instantiate(node)`, turning a failure into a one-line `ConfigError` naming `key`."""
     try:
-        return hydra.utils.instantiate(OmegaConf.select(cfg, key), **overrides)
+        return hydra.utils.instantiate(node, **overrides)
     except Exception as error:
         cause = error.__cause__ if error.__cause__ is not None else error
         raise ConfigError(f"{key}: {one_line(cause)}") from error
 
 
-def _build_process(cfg: DictConfig, key: str) -> GenerativeProcess:
+def _build_process(key: str, node: DataGeneratorConfig) -> GenerativeProcess:
     """Builds the process of the data generator node `key` and checks its declared vocab_size."""
-    process = instantiate(cfg, f"{key}.instance")
-    declared = OmegaConf.select(cfg, f"{key}.vocab_size")
-    if process.vocab_size != declared:
+    process = instantiate(f"{key}.instance", node.instance)
+    if process.vocab_size != node.vocab_size:
         raise ConfigError.invalid(
             f"{key}.vocab_size",
-            declared,
+            node.vocab_size,
             f"must equal the vocabulary of the process it configures ({process.vocab_size})",
         )
     return process
 
 
-def build_experiment(cfg: DictConfig) -> Experiment:
-    """Validates `cfg` and builds its processes, model and optimizer, checking that they fit together."""
-    validate_experiment_config(cfg)
-    process = _build_process(cfg, "training_data_generator")
-    validation_key = (
-        "validation_data_generator" if cfg.validation_data_generator is not None else "training_data_generator"
+def build_experiment(cfg: DictConfig | ExperimentConfig) -> Experiment:
+    """Checks `cfg` (converting a composed config once into `ExperimentConfig`) and builds what it configures.
+
+    Builds the processes, the model and the optimizer, and checks that they fit together.
+    """
+    config = validate_experiment_config(cfg)
+    process = _build_process("training_data_generator", config.training_data_generator)
+    validation_process = (
+        process
+        if config.validation_data_generator is None
+        else _build_process("validation_data_generator", config.validation_data_generator)
     )
-    validation_process = _build_process(cfg, validation_key) if validation_key != "training_data_generator" else process
-    built = instantiate(cfg, "predictive_model.instance")
+    built = instantiate("predictive_model.instance", config.predictive_model.instance)
     try:
         model = as_predictive_model(built)
     except TypeError as error:
         raise ConfigError(f"predictive_model.instance: {error}") from error
-    _check_model_output(model, cfg)
+    training = config.training
+    _check_model_output(model, training.sequence_len, config.training_data_generator.vocab_size)
     schedule = learning_rate_schedule(
-        cfg.training.schedule.name,
-        cfg.training.optimizer.instance.learning_rate,
-        cfg.training.num_steps,
-        cfg.training.schedule.warmup_steps,
-        cfg.training.schedule.final_fraction,
+        training.schedule.name,
+        training.optimizer.instance["learning_rate"],
+        training.num_steps,
+        training.schedule.warmup_steps,
+        training.schedule.final_fraction,
     )
     optimizer = build_optimizer(
-        lambda learning_rate: instantiate(cfg, "training.optimizer.instance", learning_rate=learning_rate),
+        lambda learning_rate: instantiate(
+            "training.optimizer.instance", training.optimizer.instance, learning_rate=learning_rate
+        ),
         schedule,
-        cfg.training.max_grad_norm,
+        training.max_grad_norm,
     )
     if not isinstance(optimizer, optax.GradientTransformation):
         raise ConfigError(f"training.optimizer.instance: built {type(optimizer).__name__}, not an optax optimizer")
     _check_optimizer(optimizer, model)
-    training = TrainingConfig(
-        sequence_len=cfg.training.sequence_len,
-        batch_size=cfg.training.batch_size,
-        num_steps=cfg.training.num_steps,
-        log_every=cfg.training.log_every,
-        checkpoint_every=cfg.training.checkpoint_every,
-    )
-    validation = ValidationConfig(validation_process, cfg.validation.num_sequences, cfg.validation.seed)
-    return Experiment(process, model, optimizer, schedule, training, validation, cfg.seed)
+    validation = ValidationConfig(validation_process, config.validation.num_sequences, config.validation.seed)
+    return Experiment(config, process, model, optimizer, schedule, training, validation, config.seed)
 
 
-def _check_model_output(model: Any, cfg: DictConfig) -> None:
+def _check_model_output(model: Any, seq: int, vocab: int) -> None:
     """Raises a `ConfigError` unless the model maps `(batch, seq)` tokens to `(batch, seq, vocab)` logits."""
-    batch, seq, vocab = 2, cfg.training.sequence_len, cfg.training_data_generator.vocab_size
+    batch = 2
     try:
         logits = jax.eval_shape(model, jax.ShapeDtypeStruct((batch, seq), jnp.int32))
     except Exception as error:

@@ -2,11 +2,12 @@
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from simplexity.config import ConfigError
-from simplexity.config.validation import require_positive_int, select
+from simplexity.config.checks import require_non_negative_int, require_positive_int
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,12 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _select(cfg: DictConfig, key: str) -> Any:
+    if OmegaConf.is_missing(cfg, key) or key not in cfg:
+        raise ConfigError(f"{key}: missing required key")
+    return cfg[key]
+
+
 def analysis_options(cfg: DictConfig) -> AnalysisOptions:
     """Returns the options of an analysis config, or raises a one-line `ConfigError` for the first bad value.
 
@@ -46,33 +53,31 @@ def analysis_options(cfg: DictConfig) -> AnalysisOptions:
     """
     if OmegaConf.is_missing(cfg, "run_dir") or not isinstance(cfg.get("run_dir"), str) or not cfg.run_dir:
         raise ConfigError("run_dir: missing; give the training run directory to analyse, run_dir=PATH")
-    step = select(cfg, "step")
+    step = _select(cfg, "step")
     if step == "latest":
         step = None
     if step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 0):
         raise ConfigError.invalid("step", step, "must be `latest` or a non-negative integer")
-    output_dir = select(cfg, "output_dir")
+    output_dir = _select(cfg, "output_dir")
     if output_dir is not None and (not isinstance(output_dir, str) or not output_dir):
         raise ConfigError.invalid("output_dir", output_dir, "must be a path or null")
-    max_context_len = select(cfg, "max_context_len")
+    max_context_len = _select(cfg, "max_context_len")
     if max_context_len is not None:
-        max_context_len = require_positive_int(cfg, "max_context_len")
-    min_probability = select(cfg, "min_probability")
+        max_context_len = require_positive_int("max_context_len", max_context_len)
+    min_probability = _select(cfg, "min_probability")
     if not _is_number(min_probability) or not 0 <= min_probability < 1:
         raise ConfigError.invalid("min_probability", min_probability, "must be a number in [0, 1)")
-    test_fraction = select(cfg, "test_fraction")
+    test_fraction = _select(cfg, "test_fraction")
     if not _is_number(test_fraction) or not 0 < test_fraction < 1:
         raise ConfigError.invalid("test_fraction", test_fraction, "must be a number strictly between 0 and 1")
-    split_seed = select(cfg, "split_seed")
-    if not isinstance(split_seed, int) or isinstance(split_seed, bool) or split_seed < 0:
-        raise ConfigError.invalid("split_seed", split_seed, "must be a non-negative integer")
+    split_seed = require_non_negative_int("split_seed", _select(cfg, "split_seed"))
     return AnalysisOptions(
         step=step,
         output_dir=None if output_dir is None else Path(output_dir),
         max_context_len=max_context_len,
         min_probability=float(min_probability),
-        max_contexts=require_positive_int(cfg, "max_contexts"),
+        max_contexts=require_positive_int("max_contexts", _select(cfg, "max_contexts")),
         test_fraction=float(test_fraction),
         split_seed=split_seed,
-        batch_size=require_positive_int(cfg, "batch_size"),
+        batch_size=require_positive_int("batch_size", _select(cfg, "batch_size")),
     )

@@ -17,12 +17,12 @@ from simplexity.analysis.belief_dataset import belief_dataset
 from simplexity.analysis.belief_geometry import BeliefGeometry, analyze_contexts
 from simplexity.analysis.options import AnalysisOptions
 from simplexity.analysis.plots import plot_belief_geometry, plot_position_losses, plot_training_curve
-from simplexity.config import ConfigError
+from simplexity.config import ConfigError, ExperimentConfig
 from simplexity.config.errors import one_line
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.generative_processes import entropy_rate
-from simplexity.logging.metrics_logger import read_jsonl_metrics
-from simplexity.persistence import Checkpointer
+from simplexity.logging import read_jsonl_metrics
+from simplexity.persistence import Checkpointer, choose_checkpoint
 from simplexity.predictive_models import ActivationsUnavailableError, PredictiveModel
 from simplexity.training import initial_train_state
 
@@ -36,7 +36,7 @@ class TrainedRun:
     """A run directory's config, what it builds, and its model restored from one checkpoint."""
 
     run_dir: Path
-    config: DictConfig
+    config: ExperimentConfig
     experiment: Experiment
     model: PredictiveModel
     step: int
@@ -63,13 +63,15 @@ def load_trained_run(run_dir: str | Path, step: int | None = None) -> TrainedRun
         experiment = build_experiment(config)
     except ConfigError as error:
         raise ConfigError(f"run_dir={str(run_dir)!r}: config.yaml: {error}") from error
-    checkpointer = Checkpointer(run_dir / config.persistence.checkpoint_dir)
-    steps = checkpointer.steps()
-    if not steps:
-        raise ConfigError.invalid("run_dir", str(run_dir), f"no checkpoint in {checkpointer.directory}")
-    chosen = steps[-1] if step is None else step
-    if chosen not in steps:
-        raise ConfigError.invalid("step", step, f"no checkpoint of that step in {checkpointer.directory}; has {steps}")
+    typed = experiment.config
+    if typed.persistence.checkpoint_dir is None:
+        raise ConfigError.invalid(
+            "run_dir", str(run_dir), "its run wrote no checkpoints (persistence.checkpoint_dir: null)"
+        )
+    checkpointer = Checkpointer(run_dir / typed.persistence.checkpoint_dir)
+    chosen = choose_checkpoint(
+        checkpointer.directory, "latest" if step is None else step, "step", empty=("run_dir", str(run_dir))
+    )
     template = initial_train_state(experiment.model, experiment.optimizer)
     try:
         state = checkpointer.restore(chosen, template)
@@ -80,7 +82,7 @@ def load_trained_run(run_dir: str | Path, step: int | None = None) -> TrainedRun
     finally:
         checkpointer.close()
     model = eqx.combine(state.params, eqx.filter(experiment.model, eqx.is_array, inverse=True))
-    return TrainedRun(run_dir=run_dir, config=config, experiment=experiment, model=model, step=chosen)
+    return TrainedRun(run_dir=run_dir, config=typed, experiment=experiment, model=model, step=chosen)
 
 
 def read_metrics(path: str | Path) -> list[dict[str, float]]:
@@ -128,7 +130,7 @@ def _analyze(run: TrainedRun, options: AnalysisOptions) -> BeliefGeometry:
             batch_size=options.batch_size,
         )
     except ActivationsUnavailableError as error:
-        name = OmegaConf.select(run.config, "predictive_model.name", default="?")
+        name = run.config.predictive_model.name
         raise ConfigError(f"run_dir={str(run.run_dir)!r}: model {name!r} cannot be analysed: {error}") from error
 
 
@@ -168,8 +170,8 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
         "run_dir": str(run.run_dir),
         "output_dir": str(output_dir),
         "step": run.step,
-        "process": OmegaConf.select(run.config, "training_data_generator.name", default=None),
-        "model": OmegaConf.select(run.config, "predictive_model.name", default=None),
+        "process": run.config.training_data_generator.name,
+        "model": run.config.predictive_model.name,
         "test_fraction": options.test_fraction,
         "split_seed": options.split_seed,
         "min_probability": options.min_probability,

@@ -13,7 +13,17 @@ def one_line(error: BaseException) -> str:
     return " ".join(lines) if lines else type(error).__name__
 
 
-class ConfigError(Exception):
+class UserError(Exception):
+    """A failure the user can cause and fix; the command line prints its one-line message and exits with `exit_code`.
+
+    Every such error is one of these: a config mistake (`ConfigError`, exit code 2) or a run the user's settings
+    stopped (`simplexity.training.NonFiniteLossError`, exit code 3).
+    """
+
+    exit_code = 2
+
+
+class ConfigError(UserError):
     """A configuration value that cannot be used; its message is one line naming the key and what is allowed."""
 
     @classmethod

@@ -1,16 +1,33 @@
 """Structured configs: the typed shape of an experiment config, registered in Hydra's ConfigStore.
 
-The primary config (`simplexity/configs/train.yaml`) starts from `train_schema`, so every group option merged into it is
-checked against these dataclasses while Hydra composes: an unknown key or a value of the wrong type stops the
-run before anything is built. Ranges and cross-key agreement are checked by `validate_experiment_config`.
-Each group's schema is also stored as `schema/<group>` for configs of your own.
+The primary config (`simplexity/configs/train.yaml`) starts from `train_schema`, so every group option merged
+into it is checked against these dataclasses while Hydra composes: an unknown key or a value of the wrong type
+stops the run before anything is built. The composed config is then converted once into these dataclasses
+(`experiment_config`), whose `check` methods hold the range and cross-key checks; below that boundary the code
+reads typed fields. Each group's schema is also stored as `schema/<group>` for configs of your own.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
+
+from simplexity.config.checks import (
+    require_mapping_with_target,
+    require_non_negative_int,
+    require_optional_positive_int,
+    require_positive_int,
+)
+from simplexity.config.errors import ConfigError
+
+SCHEDULES = ("constant", "warmup_cosine")
+LOGGERS = ("console", "jsonl", "mlflow")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass
@@ -21,6 +38,10 @@ class DataGeneratorConfig:
     vocab_size: int = MISSING  # every token the data can hold, special tokens included
     instance: Any = MISSING  # `_target_` and parameters of the process builder
 
+    def check(self, key: str) -> None:
+        """Raises a `ConfigError` naming `key.<field>` for a value that cannot be used."""
+        require_positive_int(f"{key}.vocab_size", self.vocab_size)
+
 
 @dataclass
 class PredictiveModelConfig:
@@ -30,6 +51,14 @@ class PredictiveModelConfig:
     load_checkpoint_step: Any = None  # null, `latest` or a step number
     load_checkpoint_dir: str | None = None  # null: this run's own checkpoint directory
     instance: Any = MISSING  # `_target_` and arguments of the model builder
+
+    def check(self) -> None:
+        """Raises a `ConfigError` for a checkpoint step that is not null, `latest` or a step number."""
+        step = self.load_checkpoint_step
+        if step is not None and step != "latest" and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+            raise ConfigError.invalid(
+                "predictive_model.load_checkpoint_step", step, "must be null, `latest` or a non-negative integer"
+            )
 
 
 @dataclass
@@ -48,19 +77,72 @@ class ScheduleConfig:
     warmup_steps: int = 0
     final_fraction: float = 1.0
 
+    def check(self) -> None:
+        """Raises a `ConfigError` for an unknown schedule or a value out of range."""
+        if self.name not in SCHEDULES:
+            raise ConfigError.invalid("training.schedule.name", self.name, f"must be one of {', '.join(SCHEDULES)}")
+        require_non_negative_int("training.schedule.warmup_steps", self.warmup_steps)
+        if not 0.0 <= self.final_fraction <= 1.0:
+            raise ConfigError.invalid(
+                "training.schedule.final_fraction", self.final_fraction, "must be a number in [0, 1]"
+            )
+
 
 @dataclass
-class TrainingSettings:
-    """`training`: lengths, sizes, intervals, optimizer and schedule."""
+class TrainingConfig:
+    """How long and on what batches to train: the trainer's settings, also the start of `training`.
+
+    Arguments:
+        sequence_len: tokens of context the model sees; sequences of `sequence_len + 1` tokens are sampled
+            so that every position has a next-token target.
+        batch_size: sequences per optimizer step.
+        num_steps: the step the run ends at (a resumed run counts the steps taken before it).
+        log_every: steps between logged metrics; metrics are averaged over those steps.
+        checkpoint_every: steps between checkpoints; None saves only at the end.
+    """
 
     sequence_len: int = MISSING
     batch_size: int = MISSING
     num_steps: int = MISSING
     log_every: int = MISSING
     checkpoint_every: int | None = None
+
+    def check(self) -> None:
+        """Raises a `ConfigError` naming `training.<field>` for a length or interval out of range."""
+        for name in ("sequence_len", "batch_size", "num_steps", "log_every"):
+            require_positive_int(f"training.{name}", getattr(self, name))
+        require_optional_positive_int("training.checkpoint_every", self.checkpoint_every)
+        if self.log_every > self.num_steps:
+            raise ConfigError.invalid(
+                "training.log_every", self.log_every, f"must be at most training.num_steps={self.num_steps}"
+            )
+
+
+@dataclass
+class TrainingSettings(TrainingConfig):
+    """`training`: the trainer's settings, gradient clipping, the optimizer and the schedule."""
+
     max_grad_norm: float | None = None
     optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+
+    def check(self) -> None:
+        """Raises a `ConfigError` for the first value of `training` that cannot be used."""
+        super().check()
+        require_mapping_with_target("training.optimizer.instance", self.optimizer.instance)
+        learning_rate = self.optimizer.instance.get("learning_rate")
+        # A mapping is a schedule to be built by Hydra; anything else must be a positive number.
+        is_schedule = isinstance(learning_rate, Mapping)
+        if learning_rate is not None and not is_schedule and not (_is_number(learning_rate) and learning_rate > 0):
+            raise ConfigError.invalid(
+                "training.optimizer.instance.learning_rate", learning_rate, "must be a positive number"
+            )
+
+    def check_schedule_and_clipping(self) -> None:
+        """Raises a `ConfigError` for a bad schedule or gradient clipping norm."""
+        self.schedule.check()
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ConfigError.invalid("training.max_grad_norm", self.max_grad_norm, "must be a positive number or null")
 
 
 @dataclass
@@ -69,6 +151,11 @@ class ValidationSettings:
 
     num_sequences: int = 2048
     seed: int = 0
+
+    def check(self) -> None:
+        """Raises a `ConfigError` for an empty validation set or a negative seed."""
+        require_positive_int("validation.num_sequences", self.num_sequences)
+        require_non_negative_int("validation.seed", self.seed)
 
 
 @dataclass
@@ -86,6 +173,13 @@ class LoggingSettings:
     loggers: list[str] = field(default_factory=lambda: ["console", "jsonl"])
     mlflow: MlflowSettings = field(default_factory=MlflowSettings)
 
+    def check(self) -> None:
+        """Raises a `ConfigError` for a logger that does not exist."""
+        if not set(self.loggers) <= set(LOGGERS):
+            raise ConfigError.invalid(
+                "logging.loggers", self.loggers, f"must be a list drawn from {', '.join(LOGGERS)}"
+            )
+
 
 @dataclass
 class PersistenceSettings:
@@ -94,6 +188,14 @@ class PersistenceSettings:
     name: str = "local"
     checkpoint_dir: str | None = "checkpoints"  # relative paths are taken from the run directory
     max_to_keep: int | None = None
+
+    def check(self) -> None:
+        """Raises a `ConfigError` for an empty checkpoint directory or a bad `max_to_keep`."""
+        if self.checkpoint_dir is not None and not self.checkpoint_dir:
+            raise ConfigError.invalid(
+                "persistence.checkpoint_dir", self.checkpoint_dir, "must be a non-empty path or null"
+            )
+        require_optional_positive_int("persistence.max_to_keep", self.max_to_keep)
 
 
 @dataclass
@@ -118,6 +220,40 @@ class ExperimentConfig:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     persistence: PersistenceSettings = field(default_factory=PersistenceSettings)
     distributed: DistributedSettings = field(default_factory=DistributedSettings)
+
+    def check(self) -> None:
+        """Raises a `ConfigError` for the first value that cannot be used, or sizes that do not agree.
+
+        Checks what can be checked before anything is built: ranges, `training.log_every <= training.num_steps`,
+        the checkpoint step's form, and that the model's and the validation data's `vocab_size` equal the
+        training data's.
+        """
+        require_non_negative_int("seed", self.seed)
+        self.training.check()
+        require_mapping_with_target("training_data_generator.instance", self.training_data_generator.instance)
+        require_mapping_with_target("predictive_model.instance", self.predictive_model.instance)
+        self.training_data_generator.check("training_data_generator")
+        data_vocab_size = self.training_data_generator.vocab_size
+        model_vocab_size = self.predictive_model.instance.get("vocab_size")
+        if model_vocab_size is not None and model_vocab_size != data_vocab_size:
+            raise ConfigError.invalid(
+                "predictive_model.instance.vocab_size",
+                model_vocab_size,
+                f"must equal training_data_generator.vocab_size={data_vocab_size}",
+            )
+        if self.validation_data_generator is not None:
+            self.validation_data_generator.check("validation_data_generator")
+            if self.validation_data_generator.vocab_size != data_vocab_size:
+                raise ConfigError.invalid(
+                    "validation_data_generator.vocab_size",
+                    self.validation_data_generator.vocab_size,
+                    f"must equal training_data_generator.vocab_size={data_vocab_size}",
+                )
+        self.validation.check()
+        self.training.check_schedule_and_clipping()
+        self.logging.check()
+        self.predictive_model.check()
+        self.persistence.check()
 
 
 GROUP_SCHEMAS: dict[str, type] = {

@@ -1,19 +1,19 @@
 """Training predictive models on generative processes."""
 
+from simplexity.config.schema import TrainingConfig
 from simplexity.training.data import sample_sequences
+from simplexity.training.devices import check_batch_splits_over_devices, data_parallel_sharding, initialize_distributed
 from simplexity.training.loss import next_token_loss, next_token_losses
 from simplexity.training.trainer import (
     NonFiniteLossError,
-    TrainingConfig,
     TrainResult,
     TrainState,
-    data_parallel_sharding,
     initial_train_state,
     make_train_chunk,
     train,
     training_data_key,
 )
-from simplexity.training.validation import ValidationConfig, Validator, optimal_loss_per_position
+from simplexity.training.validator import ValidationConfig, Validator, optimal_loss_per_position
 
 __all__ = [
     "NonFiniteLossError",
@@ -22,8 +22,10 @@ __all__ = [
     "TrainingConfig",
     "ValidationConfig",
     "Validator",
+    "check_batch_splits_over_devices",
     "data_parallel_sharding",
     "initial_train_state",
+    "initialize_distributed",
     "make_train_chunk",
     "next_token_loss",
     "next_token_losses",

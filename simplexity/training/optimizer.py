@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import optax
 
-SCHEDULES = ("constant", "warmup_cosine")
+from simplexity.config.schema import SCHEDULES
 
 
 def learning_rate_schedule(

@@ -11,39 +11,22 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import NamedSharding, PartitionSpec
 from jaxtyping import Array, Int, PRNGKeyArray
 
+from simplexity.config.errors import UserError
+from simplexity.config.schema import TrainingConfig
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.logging import MetricsLogger
 from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import PredictiveModel
 from simplexity.training.data import sample_sequences
+from simplexity.training.devices import data_parallel_sharding
 from simplexity.training.loss import next_token_loss
-from simplexity.training.validation import ValidationConfig, Validator
+from simplexity.training.validator import ValidationConfig, Validator
 
 # Streams derived from the run's seed; fixed so that a run's data never depends on anything but seed and step.
 _TRAINING_DATA_STREAM = 1
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    """How long and on what to train.
-
-    Arguments:
-        sequence_len: tokens of context the model sees; sequences of `sequence_len + 1` tokens are sampled
-            so that every input position has a target.
-        batch_size: sequences per optimizer step.
-        num_steps: the step the run ends at (a resumed run counts the steps taken before it).
-        log_every: steps between logged metrics; metrics are averaged over those steps.
-        checkpoint_every: steps between checkpoints; None saves only at the end.
-    """
-
-    sequence_len: int
-    batch_size: int
-    num_steps: int
-    log_every: int
-    checkpoint_every: int | None = None
 
 
 class TrainState(eqx.Module):
@@ -72,14 +55,6 @@ def initial_train_state(model: PredictiveModel, optimizer: optax.GradientTransfo
 def training_data_key(seed: int) -> PRNGKeyArray:
     """Returns the key from which the batch of step `s` is drawn as `fold_in(key, s)`."""
     return jax.random.fold_in(jax.random.key(seed), _TRAINING_DATA_STREAM)
-
-
-def data_parallel_sharding() -> NamedSharding | None:
-    """Returns the sharding of a batch over every device (axis `"data"`), or None with a single device."""
-    devices = jax.devices()
-    if len(devices) == 1:
-        return None
-    return NamedSharding(Mesh(np.asarray(devices), ("data",)), PartitionSpec("data"))
 
 
 def make_train_chunk(
@@ -218,8 +193,13 @@ def train(
     return TrainResult(model=trained, state=state, metrics=history)
 
 
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite; its message names the step. No checkpoint follows it."""
+class NonFiniteLossError(UserError):
+    """The training loss became NaN or infinite; its message names the step. No checkpoint follows it.
+
+    A user's error (a learning rate too large, say): the command line reports it in one line, exit code 3.
+    """
+
+    exit_code = 3
 
 
 @dataclass

@@ -1,0 +1,25 @@
+"""The loggers a run directory's `logging` settings name."""
+
+from pathlib import Path
+
+import jax
+
+from simplexity.config.schema import LoggingSettings
+from simplexity.logging.metrics_logger import ConsoleLogger, JsonlLogger, MetricsLogger
+from simplexity.logging.mlflow_logger import MlflowLogger
+
+
+def make_loggers(settings: LoggingSettings, run_dir: Path, total_steps: int) -> list[MetricsLogger]:
+    """Returns the loggers named in `settings.loggers`; only process 0 of a multi-host run logs."""
+    if jax.process_index() != 0:
+        return []
+    loggers: list[MetricsLogger] = []
+    for name in settings.loggers:
+        if name == "console":
+            loggers.append(ConsoleLogger(total_steps))
+        elif name == "jsonl":
+            loggers.append(JsonlLogger(run_dir / "metrics.jsonl"))
+        elif name == "mlflow":
+            uri = settings.mlflow.tracking_uri or (run_dir / "mlruns").as_uri()
+            loggers.append(MlflowLogger(uri, settings.mlflow.experiment_name, run_name=run_dir.name))
+    return loggers
