@@ -33,7 +33,6 @@ from simplexity.analysis.trained_run import (
     analyze_run,
     format_report,
     load_trained_run,
-    read_metrics,
 )
 
 __all__ = [
@@ -63,7 +62,6 @@ __all__ = [
     "plot_belief_geometry",
     "plot_position_losses",
     "plot_training_curve",
-    "read_metrics",
     "simplex_projection",
     "train_test_split",
     "weighted_r2",

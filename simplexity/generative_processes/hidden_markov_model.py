@@ -8,30 +8,26 @@ from jax.typing import ArrayLike
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from simplexity.generative_processes.generalized_hidden_markov_model import AbstractGeneralizedHiddenMarkovModel
+from simplexity.generative_processes.markov_chain import asymptotic_distribution
 from simplexity.generative_processes.presentation import Presentation
 
 _ROW_SUM_TOLERANCE = 1e-6
 
 
 def stationary_distribution(transition_matrices: np.ndarray) -> np.ndarray:
-    """Returns the stationary distribution of the hidden-state chain.
+    """Returns a stationary distribution of the hidden-state chain.
 
     Arguments:
         transition_matrices: `T[x, i, j]`, shape `(vocab, states, states)`.
 
     Returns:
-        `pi` with `pi @ sum_x T[x] = pi` and `sum(pi) = 1`, shape `(states,)`. For a chain with several
-        stationary distributions, the least-squares solution (one of them).
+        `pi` with `pi @ sum_x T[x] = pi` and `sum(pi) = 1`, shape `(states,)`: the long-run distribution of the
+        chain started uniformly, so for a chain with several closed classes each gets the share of the states
+        that lead into it.
     """
     state_transitions = transition_matrices.sum(axis=0)
     num_states = state_transitions.shape[0]
-    # Solve pi (M - I) = 0 together with sum(pi) = 1 as one overdetermined linear system.
-    system = np.vstack([state_transitions.T - np.eye(num_states), np.ones((1, num_states))])
-    target = np.zeros(num_states + 1)
-    target[-1] = 1.0
-    pi, *_ = np.linalg.lstsq(system, target, rcond=None)
-    pi = np.clip(pi, 0.0, None)
-    return pi / pi.sum()
+    return asymptotic_distribution(state_transitions, np.full(num_states, 1.0 / num_states))
 
 
 def _check_transition_matrices(transition_matrices: np.ndarray) -> None:

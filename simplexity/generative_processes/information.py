@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simplexity.generative_processes.causal_states import asymptotic_distribution, causal_states
+from simplexity.generative_processes.causal_states import causal_states
 from simplexity.generative_processes.generative_process import GenerativeProcess
+from simplexity.generative_processes.markov_chain import asymptotic_distribution
 from simplexity.generative_processes.mixed_state_presentation import iter_belief_layers
 
 

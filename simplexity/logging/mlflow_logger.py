@@ -8,20 +8,11 @@ from typing import Any
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
+from simplexity.logging.flat_config import flatten_config
+
 # MLflow 3 keeps the file store (a directory of runs) in maintenance mode behind this switch; it is the
 # simplest store that needs no server or database, which is what a run directory wants.
 _ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
-
-
-def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
-    for key, value in config.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat |= _flatten(value, f"{name}.")
-        else:
-            flat[name] = str(value)[:500]
-    return flat
 
 
 class MlflowLogger:
@@ -44,7 +35,7 @@ class MlflowLogger:
 
     def log_config(self, config: dict[str, Any]) -> None:
         """Logs every config leaf as a parameter (dotted name) and the whole config as `config.json`."""
-        params = [Param(name, value) for name, value in _flatten(config).items()]
+        params = [Param(name, str(value)[:500]) for name, value in flatten_config(config).items()]
         for start in range(0, len(params), 100):  # MLflow accepts at most 100 parameters per batch
             self._client.log_batch(self.run_id, params=params[start : start + 100])
         self._client.log_dict(self.run_id, config, "config.json")

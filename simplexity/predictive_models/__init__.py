@@ -6,8 +6,8 @@ from simplexity.predictive_models.activations import (
     count_parameters,
     summarize,
 )
-from simplexity.predictive_models.gru_rnn import GRULayer
-from simplexity.predictive_models.lstm import LSTMLayer
+from simplexity.predictive_models.gru_layer import GRULayer
+from simplexity.predictive_models.lstm_layer import LSTMLayer
 from simplexity.predictive_models.oracle import BeliefStateOracle
 from simplexity.predictive_models.penzai_model import PenzaiModel
 from simplexity.predictive_models.predictive_model import PredictiveModel, as_predictive_model

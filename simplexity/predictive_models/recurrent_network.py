@@ -6,8 +6,9 @@ import equinox as eqx
 import jax
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from simplexity.predictive_models.gru_rnn import GRULayer
-from simplexity.predictive_models.lstm import LSTMLayer
+from simplexity.predictive_models.gru_layer import GRULayer
+from simplexity.predictive_models.lstm_layer import LSTMLayer
+from simplexity.predictive_models.sizes import check_positive_sizes
 
 RecurrentLayer = GRULayer | LSTMLayer
 
@@ -72,12 +73,6 @@ class RecurrentNetwork(eqx.Module):
         return logits.swapaxes(0, 1), {name: value.swapaxes(0, 1) for name, value in activations.items()}
 
 
-def _check_sizes(**sizes: int) -> None:
-    for name, value in sizes.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive integer")
-
-
 def build_gru_rnn(
     vocab_size: int, embedding_size: int, num_layers: int, hidden_size: int, seed: int, layer_norm: bool = False
 ) -> RecurrentNetwork:
@@ -88,7 +83,9 @@ def build_gru_rnn(
         >>> model(jnp.zeros((4, 10), dtype=jnp.int32)).shape
         (4, 10, 3)
     """
-    _check_sizes(vocab_size=vocab_size, embedding_size=embedding_size, num_layers=num_layers, hidden_size=hidden_size)
+    check_positive_sizes(
+        vocab_size=vocab_size, embedding_size=embedding_size, num_layers=num_layers, hidden_size=hidden_size
+    )
     return RecurrentNetwork(
         vocab_size, embedding_size, num_layers, hidden_size, GRULayer, layer_norm, key=jax.random.key(seed)
     )
@@ -98,7 +95,9 @@ def build_lstm(
     vocab_size: int, embedding_size: int, num_layers: int, hidden_size: int, seed: int, layer_norm: bool = False
 ) -> RecurrentNetwork:
     """Returns an LSTM network initialised from `seed`."""
-    _check_sizes(vocab_size=vocab_size, embedding_size=embedding_size, num_layers=num_layers, hidden_size=hidden_size)
+    check_positive_sizes(
+        vocab_size=vocab_size, embedding_size=embedding_size, num_layers=num_layers, hidden_size=hidden_size
+    )
     return RecurrentNetwork(
         vocab_size, embedding_size, num_layers, hidden_size, LSTMLayer, layer_norm, key=jax.random.key(seed)
     )

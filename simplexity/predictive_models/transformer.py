@@ -8,7 +8,8 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from simplexity.predictive_models.gru_rnn import GRULayer
+from simplexity.predictive_models.gru_layer import GRULayer
+from simplexity.predictive_models.sizes import check_positive_sizes
 
 Mixer = Literal["attention", "gru"]
 Positions = Literal["learned", "rotary"]
@@ -231,13 +232,6 @@ class Transformer(eqx.Module):
         return logits, residuals
 
 
-def _check_positive_integers(**sizes: int) -> None:
-    """Raises a ValueError naming the first size that is not a positive integer."""
-    for name, value in sizes.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{name}={value!r} must be a positive integer")
-
-
 def build_transformer(
     vocab_size: int,
     d_model: int,
@@ -265,7 +259,7 @@ def build_transformer(
         >>> model(jnp.zeros((4, 10), dtype=jnp.int32)).shape
         (4, 10, 3)
     """
-    _check_positive_integers(
+    check_positive_sizes(
         vocab_size=vocab_size,
         d_model=d_model,
         num_layers=num_layers,
@@ -296,7 +290,7 @@ def build_gruformer(vocab_size: int, d_model: int, num_layers: int, mlp_hidden: 
         >>> model(jnp.zeros((4, 10), dtype=jnp.int32)).shape
         (4, 10, 3)
     """
-    _check_positive_integers(vocab_size=vocab_size, d_model=d_model, num_layers=num_layers, mlp_hidden=mlp_hidden)
+    check_positive_sizes(vocab_size=vocab_size, d_model=d_model, num_layers=num_layers, mlp_hidden=mlp_hidden)
     return Transformer(
         vocab_size, d_model, num_layers, mlp_hidden, mixer="gru", positions=None, key=jax.random.key(seed)
     )

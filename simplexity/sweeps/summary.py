@@ -17,7 +17,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from simplexity.logging.metrics_logger import read_jsonl_metrics
+from simplexity.logging import flatten_config, read_jsonl_metrics
 from simplexity.sweeps.failed_jobs import FAILED_FILE, FailedJob, read_failure
 
 CONFIG_FILE = "config.yaml"
@@ -82,23 +82,6 @@ def latest_config(run_dir: Path) -> dict[str, Any] | None:
     except Exception:  # a half-written or foreign file: the run shows as failed, the others are still listed
         return None
     return {str(key): value for key, value in content.items()} if isinstance(content, dict) else None
-
-
-def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
-    """Returns the records of the run's `metrics.jsonl`, skipping a line a crash left unfinished."""
-    return read_jsonl_metrics(run_dir / METRICS_FILE)
-
-
-def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Returns `{dotted.key: value}` for the leaves of a nested dictionary; lists stay whole values."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
-            flat.update(flatten(value, f"{dotted}."))
-        else:
-            flat[dotted] = value
-    return flat
 
 
 def differing_keys(configs: Sequence[dict[str, Any]]) -> list[str]:
@@ -171,13 +154,13 @@ def summarize_runs(root: str | Path) -> list[RunSummary]:
     root = Path(root)
     run_dirs = find_run_dirs(root)
     configs = {run_dir: latest_config(run_dir) for run_dir in run_dirs}
-    flat = {run_dir: flatten(config) for run_dir, config in configs.items() if config is not None}
+    flat = {run_dir: flatten_config(config) for run_dir, config in configs.items() if config is not None}
     keys = differing_keys(list(flat.values()))
     failures = {run_dir: read_failure(run_dir) for run_dir in run_dirs}
     unconfigured = [failure for run_dir, failure in failures.items() if failure is not None and run_dir not in flat]
     summaries = []
     for run_dir in run_dirs:
-        records = read_metrics(run_dir)
+        records = read_jsonl_metrics(run_dir / METRICS_FILE)
         failure = failures[run_dir]
         config = flat.get(run_dir)
         if config is not None:
