@@ -16,8 +16,9 @@ import numpy as np
 from jaxtyping import Array, Int
 
 from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset
+from simplexity.analysis.controls import last_token_categories, markov_baselines, shuffled_target_probe
 from simplexity.analysis.pca import PCA, fit_pca
-from simplexity.analysis.regression import ProbeResult, fit_probe, train_test_split
+from simplexity.analysis.regression import ProbeResult, fit_probe, scores_per_group, train_test_split
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.generative_processes.information import entropy
 from simplexity.predictive_models import PredictiveModel, capture_activations
@@ -82,47 +83,109 @@ def model_outputs(model: PredictiveModel, dataset: BeliefDataset, batch_size: in
     return ModelOutputs(activations=activations, log_probabilities=log_probabilities)
 
 
+WEIGHTINGS = ("probability", "uniform")
+VARIANCE_SHARES = (0.8, 0.9, 0.95, 0.99)
+
+
 @dataclass(frozen=True)
 class BeliefGeometry:
-    """The analysis of one model on one process.
+    """The analysis of one model on one process, with its controls.
 
     Arguments:
         dataset: the contexts analysed.
-        train: indices of the contexts the probes were fitted on.
+        probed: indices of the contexts the probes use (every context, or the full-length ones only).
+        weights: the weight of each context in fitting and scoring the probes, shape `(n,)`.
+        train: indices of the contexts the probes were fitted on (a subset of `probed`).
         test: indices of the held-out contexts they were scored on.
         probes: activation name (and `"concatenated"`, all of them side by side) to its fitted probe.
         predictions: activation name to the probe's predicted belief for every context, shape `(n, states)`.
-        pcas: activation name to the probability-weighted PCA of its activations.
+        per_position: activation name to the held-out R^2 and RMSE at each input position, each shape `(L,)`.
+        pcas: activation name to the weighted PCA of its activations over the probed contexts.
+        untrained_probes: the same probes on the untrained model (same architecture and seed, step 0); None when
+            no untrained model was given.
+        shuffled_probes: activation name to the probe fitted to shuffled training beliefs.
+        markov_probes: order `k` to the order-k Markov baseline probe.
+        control_predictions: label to the predicted beliefs (shape `(n, states)`) and held-out R^2 of the best
+            Markov baseline and (when given) the untrained model's concatenated probe, for figures.
         model_losses: the model's expected cross-entropy (nats) at input positions `0..L-1`, shape `(L,)`.
         myopic_entropies: the lowest achievable expected loss at the same positions, `H(X_{t+2} | X_1..X_{t+1})`,
             shape `(L,)`.
     """
 
     dataset: BeliefDataset
+    probed: np.ndarray
+    weights: np.ndarray
     train: np.ndarray
     test: np.ndarray
     probes: dict[str, ProbeResult]
     predictions: dict[str, np.ndarray]
+    per_position: dict[str, tuple[np.ndarray, np.ndarray]]
     pcas: dict[str, PCA]
+    untrained_probes: dict[str, ProbeResult] | None
+    shuffled_probes: dict[str, ProbeResult]
+    markov_probes: dict[int, ProbeResult]
+    control_predictions: dict[str, tuple[np.ndarray, float]]
     model_losses: np.ndarray
     myopic_entropies: np.ndarray
 
+    @property
+    def best_markov_order(self) -> int:
+        """The order whose Markov baseline has the lowest held-out RMSE."""
+        return min(self.markov_probes, key=lambda order: self.markov_probes[order].rmse)
+
     def summary(self, num_pca_components: int = 10) -> dict[str, Any]:
-        """Returns the numbers of the analysis as plain JSON-ready values (NaN becomes None)."""
+        """Returns the numbers of the analysis as plain JSON-ready values (NaN becomes None).
+
+        Each probe reports its held-out R^2 and RMSE, its RMSE relative to the untrained model's probe of the same
+        activation (`rmse_over_untrained`) and to the best Markov baseline's (`rmse_over_best_markov`), and both
+        scores at each position.
+        """
 
         def number(value: float) -> float | None:
             return float(value) if np.isfinite(value) else None
 
+        def scores(probe: ProbeResult) -> dict[str, float | None]:
+            return {"r2": number(probe.r2), "rmse": number(probe.rmse)}
+
+        best_markov = self.markov_probes[self.best_markov_order].rmse
+        regression = {}
+        for name, probe in self.probes.items():
+            untrained = None if self.untrained_probes is None else self.untrained_probes[name].rmse
+            r2_by_position, rmse_by_position = self.per_position[name]
+            regression[name] = {
+                **scores(probe),
+                "train_r2": number(probe.train_r2),
+                "rmse_over_untrained": None if untrained is None else number(probe.rmse / untrained),
+                "rmse_over_best_markov": number(probe.rmse / best_markov),
+                "per_position": {
+                    "r2": [number(value) for value in r2_by_position],
+                    "rmse": [number(value) for value in rmse_by_position],
+                },
+            }
         return {
             "max_context_len": self.dataset.max_context_len,
             "num_contexts": len(self.dataset),
+            "num_probed_contexts": len(self.probed),
             "num_test_contexts": len(self.test),
-            "regression": {
-                name: {"r2": number(probe.r2), "rmse": number(probe.rmse), "train_r2": number(probe.train_r2)}
-                for name, probe in self.probes.items()
+            "regression": regression,
+            "controls": {
+                "untrained": None
+                if self.untrained_probes is None
+                else {name: scores(probe) for name, probe in self.untrained_probes.items()},
+                "shuffled_targets": {name: scores(probe) for name, probe in self.shuffled_probes.items()},
+                "markov": {f"order_{order}": scores(probe) for order, probe in self.markov_probes.items()},
+                "best_markov_order": self.best_markov_order,
             },
             "pca_explained_variance_ratio": {
                 name: [float(value) for value in pca.explained_variance_ratio[:num_pca_components]]
+                for name, pca in self.pcas.items()
+            },
+            "pca_cumulative_explained_variance": {
+                name: [float(value) for value in np.cumsum(pca.explained_variance_ratio)]
+                for name, pca in self.pcas.items()
+            },
+            "pca_components_for_variance": {
+                name: {str(share): pca.components_for_variance(share) for share in VARIANCE_SHARES}
                 for name, pca in self.pcas.items()
             },
             "position_loss": {
@@ -133,42 +196,107 @@ class BeliefGeometry:
         }
 
 
+def _features(outputs: ModelOutputs) -> dict[str, np.ndarray]:
+    features = dict(outputs.activations)
+    features[CONCATENATED] = np.concatenate(list(outputs.activations.values()), axis=1)
+    return features
+
+
 def analyze_contexts(
     model: PredictiveModel,
     dataset: BeliefDataset,
     *,
+    untrained: PredictiveModel | None = None,
+    weights: str = "probability",
+    last_position_only: bool = False,
     test_fraction: float = 0.2,
     split_seed: int = 0,
     batch_size: int = 4096,
 ) -> BeliefGeometry:
-    """Probes `model`'s activations for the beliefs of `dataset` and measures its loss at every position.
+    """Probes `model`'s activations for the beliefs of `dataset`, with controls, and measures its loss by position.
 
     Arguments:
         model: a predictive model with an `activations(tokens)` method, trained on the dataset's process.
         dataset: the contexts to analyse, with their beliefs.
-        test_fraction: the share of contexts held out from fitting the probes.
-        split_seed: seed of the train/test split.
+        untrained: the same architecture at its initialisation, probed the same way as a control; None skips it.
+        weights: `probability` weighs each context by its probability (every position then counts equally, as in
+            the training loss); `uniform` counts every distinct context once.
+        last_position_only: probe only the full-length contexts (`dataset.max_context_len` tokens).
+        test_fraction: the share of probed contexts held out from fitting the probes.
+        split_seed: seed of the train/test split and of the shuffled-target control.
         batch_size: contexts per forward pass.
 
     Raises:
         ActivationsUnavailableError: when the model exposes no activations.
+        ValueError: for an unknown `weights`.
     """
+    if weights not in WEIGHTINGS:
+        raise ValueError(f"weights={weights!r} must be one of {', '.join(WEIGHTINGS)}")
     outputs = model_outputs(model, dataset, batch_size)
-    train, test = train_test_split(len(dataset), test_fraction, split_seed)
-    features = dict(outputs.activations)
-    features[CONCATENATED] = np.concatenate(list(outputs.activations.values()), axis=1)
+    probed = (
+        np.flatnonzero(dataset.lengths == dataset.max_context_len) if last_position_only else np.arange(len(dataset))
+    )
+    context_weights = dataset.probabilities if weights == "probability" else np.ones(len(dataset))
+    context_weights = np.where(np.isin(np.arange(len(dataset)), probed), context_weights, 0.0)
+    train_in_probed, test_in_probed = train_test_split(len(probed), test_fraction, split_seed)
+    train, test = probed[train_in_probed], probed[test_in_probed]
+    features = _features(outputs)
     probes = {
-        name: fit_probe(values, dataset.beliefs, dataset.probabilities, train, test)
-        for name, values in features.items()
+        name: fit_probe(values, dataset.beliefs, context_weights, train, test) for name, values in features.items()
     }
+    predictions = {name: probes[name].affine_map(values) for name, values in features.items()}
+    markov_probes = markov_baselines(dataset, context_weights, train, test)
+    best_order = min(markov_probes, key=lambda order: markov_probes[order].rmse)
+    best = markov_probes[best_order]
+    control_predictions = {
+        f"order-{best_order} Markov baseline": (
+            best.affine_map.weights[last_token_categories(dataset, best_order)],
+            best.r2,
+        )
+    }
+    untrained_probes = None
+    if untrained is not None:
+        untrained_features = _features(model_outputs(untrained, dataset, batch_size))
+        untrained_probes = {
+            name: fit_probe(values, dataset.beliefs, context_weights, train, test)
+            for name, values in untrained_features.items()
+        }
+        concatenated = untrained_probes[CONCATENATED]
+        control_predictions["untrained model, concatenated"] = (
+            concatenated.affine_map(untrained_features[CONCATENATED]),
+            concatenated.r2,
+        )
+    positions = dataset.positions[test]
     cross_entropy = -np.sum(dataset.next_token_probabilities * outputs.log_probabilities, axis=1)
     return BeliefGeometry(
         dataset=dataset,
+        probed=probed,
+        weights=context_weights,
         train=train,
         test=test,
         probes=probes,
-        predictions={name: probes[name].affine_map(values) for name, values in features.items()},
-        pcas={name: fit_pca(values, weights=dataset.probabilities) for name, values in outputs.activations.items()},
+        predictions=predictions,
+        per_position={
+            name: scores_per_group(
+                dataset.beliefs[test],
+                predictions[name][test],
+                context_weights[test],
+                positions,
+                dataset.max_context_len,
+            )
+            for name in features
+        },
+        pcas={
+            name: fit_pca(values[probed], weights=context_weights[probed])
+            for name, values in outputs.activations.items()
+        },
+        untrained_probes=untrained_probes,
+        shuffled_probes={
+            name: shuffled_target_probe(values, dataset.beliefs, context_weights, train, test, split_seed)
+            for name, values in features.items()
+        },
+        markov_probes=markov_probes,
+        control_predictions=control_predictions,
         model_losses=dataset.per_position(cross_entropy),
         myopic_entropies=dataset.per_position(entropy(dataset.next_token_probabilities)),
     )
@@ -179,6 +307,9 @@ def analyze_model(
     process: GenerativeProcess,
     max_context_len: int,
     *,
+    untrained: PredictiveModel | None = None,
+    weights: str = "probability",
+    last_position_only: bool = False,
     min_probability: float = 0.0,
     max_contexts: int | None = None,
     test_fraction: float = 0.2,
@@ -191,6 +322,9 @@ def analyze_model(
         model: a predictive model with an `activations(tokens)` method.
         process: the process the model was trained on.
         max_context_len: the longest context analysed (see `belief_dataset` for how `max_contexts` shortens it).
+        untrained: the same architecture at its initialisation, probed as a control (see `analyze_contexts`).
+        weights: `probability` or `uniform` (see `analyze_contexts`).
+        last_position_only: probe only the full-length contexts.
         min_probability: contexts of at most this probability are left out.
         max_contexts: the most contexts to analyse; None for no limit.
         test_fraction: the share of contexts held out from fitting the probes.
@@ -205,4 +339,13 @@ def analyze_model(
         >>> geometry.probes["concatenated"].r2
     """
     dataset = belief_dataset(process, max_context_len, min_probability, max_contexts)
-    return analyze_contexts(model, dataset, test_fraction=test_fraction, split_seed=split_seed, batch_size=batch_size)
+    return analyze_contexts(
+        model,
+        dataset,
+        untrained=untrained,
+        weights=weights,
+        last_position_only=last_position_only,
+        test_fraction=test_fraction,
+        split_seed=split_seed,
+        batch_size=batch_size,
+    )

@@ -6,6 +6,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from simplexity.analysis.belief_geometry import WEIGHTINGS
 from simplexity.config import ConfigError
 from simplexity.config.checks import require_non_negative_int, require_positive_int
 
@@ -24,6 +25,8 @@ class AnalysisOptions:
         test_fraction: the share of contexts held out from fitting the probes.
         split_seed: seed of the train/test split.
         batch_size: contexts per forward pass.
+        weights: `probability` (each context by its probability) or `uniform` (each distinct context once).
+        last_position_only: probe only the contexts of the full length.
     """
 
     step: int | None = None
@@ -34,6 +37,8 @@ class AnalysisOptions:
     test_fraction: float = 0.2
     split_seed: int = 0
     batch_size: int = 4096
+    weights: str = "probability"
+    last_position_only: bool = False
 
 
 def _is_number(value: object) -> bool:
@@ -71,6 +76,12 @@ def analysis_options(cfg: DictConfig) -> AnalysisOptions:
     if not _is_number(test_fraction) or not 0 < test_fraction < 1:
         raise ConfigError.invalid("test_fraction", test_fraction, "must be a number strictly between 0 and 1")
     split_seed = require_non_negative_int("split_seed", _select(cfg, "split_seed"))
+    weights = _select(cfg, "weights")
+    if weights not in WEIGHTINGS:
+        raise ConfigError.invalid("weights", weights, f"must be one of {', '.join(WEIGHTINGS)}")
+    last_position_only = _select(cfg, "last_position_only")
+    if not isinstance(last_position_only, bool):
+        raise ConfigError.invalid("last_position_only", last_position_only, "must be true or false")
     return AnalysisOptions(
         step=step,
         output_dir=None if output_dir is None else Path(output_dir),
@@ -80,4 +91,6 @@ def analysis_options(cfg: DictConfig) -> AnalysisOptions:
         test_fraction=float(test_fraction),
         split_seed=split_seed,
         batch_size=require_positive_int("batch_size", _select(cfg, "batch_size")),
+        weights=weights,
+        last_position_only=last_position_only,
     )

@@ -21,6 +21,19 @@ class PCA:
     explained_variance: np.ndarray
     explained_variance_ratio: np.ndarray
 
+    def components_for_variance(self, share: float) -> int:
+        """Returns how many leading axes hold at least `share` (in (0, 1]) of the variance (all axes at most).
+
+        Example:
+            >>> fit_pca(np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 1.0], [2.0, 1.0]])).components_for_variance(0.9)
+            2
+        """
+        if not 0 < share <= 1:
+            raise ValueError(f"share={share!r} must be in (0, 1]")
+        cumulative = np.cumsum(self.explained_variance_ratio)
+        # A tiny tolerance, so that a share reached exactly is not missed by rounding.
+        return int(min(np.searchsorted(cumulative, share - 1e-12) + 1, len(cumulative)))
+
     def transform(self, points: np.ndarray) -> np.ndarray:
         """Returns the coordinates of `points` (shape `(n, features)`) on the axes, shape `(n, k)`."""
         return (np.asarray(points, dtype=np.float64) - self.mean) @ self.components.T

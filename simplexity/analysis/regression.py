@@ -109,6 +109,27 @@ def train_test_split(n: int, test_fraction: float, seed: int) -> tuple[np.ndarra
     return np.sort(order[num_test:]), np.sort(order[:num_test])
 
 
+def scores_per_group(
+    targets: np.ndarray, predictions: np.ndarray, weights: np.ndarray, groups: np.ndarray, num_groups: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Returns the weighted R^2 and RMSE within each group (NaN for a group without points), shape `(num_groups,)`.
+
+    Arguments:
+        targets: shape `(n, outputs)`.
+        predictions: shape `(n, outputs)`.
+        weights: shape `(n,)`.
+        groups: the group of each point, integers in `[0, num_groups)`, shape `(n,)`.
+        num_groups: how many groups.
+    """
+    r2, rmse = np.full(num_groups, np.nan), np.full(num_groups, np.nan)
+    for group in range(num_groups):
+        members = groups == group
+        if members.any() and weights[members].sum() > 0:
+            r2[group] = weighted_r2(targets[members], predictions[members], weights[members])
+            rmse[group] = weighted_rmse(targets[members], predictions[members], weights[members])
+    return r2, rmse
+
+
 @dataclass(frozen=True)
 class ProbeResult:
     """A linear probe fitted on the training points and scored on the held-out points.

@@ -14,7 +14,7 @@ import equinox as eqx
 from omegaconf import DictConfig, OmegaConf
 
 from simplexity.analysis.belief_dataset import belief_dataset
-from simplexity.analysis.belief_geometry import BeliefGeometry, analyze_contexts
+from simplexity.analysis.belief_geometry import CONCATENATED, BeliefGeometry, analyze_contexts
 from simplexity.analysis.options import AnalysisOptions
 from simplexity.analysis.plots import plot_belief_geometry, plot_position_losses, plot_training_curve
 from simplexity.config import ConfigError, ExperimentConfig
@@ -85,11 +85,6 @@ def load_trained_run(run_dir: str | Path, step: int | None = None) -> TrainedRun
     return TrainedRun(run_dir=run_dir, config=typed, experiment=experiment, model=model, step=chosen)
 
 
-def read_metrics(path: str | Path) -> list[dict[str, float]]:
-    """Returns the records of a `metrics.jsonl` that have a loss, in file order; none when it does not exist."""
-    return [record for record in read_jsonl_metrics(path) if "loss" in record]
-
-
 def _entropy_rate_or_none(run: TrainedRun) -> float | None:
     """Returns the process's entropy rate (to 1e-6 nats, for display), or None where it is out of reach."""
     try:
@@ -125,6 +120,9 @@ def _analyze(run: TrainedRun, options: AnalysisOptions) -> BeliefGeometry:
         return analyze_contexts(
             run.model,
             dataset,
+            untrained=run.experiment.model,  # built from the run's config and seed: the model at step 0
+            weights=options.weights,
+            last_position_only=options.last_position_only,
             test_fraction=options.test_fraction,
             split_seed=options.split_seed,
             batch_size=options.batch_size,
@@ -156,13 +154,16 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
     figures = [
         plot_belief_geometry(
             geometry.dataset.beliefs,
-            geometry.predictions,
+            {**geometry.predictions, **{label: pair[0] for label, pair in geometry.control_predictions.items()}},
             output_dir / FIGURES["belief_geometry"],
-            scores={name: probe.r2 for name, probe in geometry.probes.items()},
+            scores={
+                **{name: probe.r2 for name, probe in geometry.probes.items()},
+                **{label: pair[1] for label, pair in geometry.control_predictions.items()},
+            },
         ),
         plot_position_losses(geometry.model_losses, geometry.myopic_entropies, output_dir / FIGURES["position_loss"]),
     ]
-    metrics = read_metrics(run.run_dir / "metrics.jsonl")
+    metrics = [record for record in read_jsonl_metrics(run.run_dir / "metrics.jsonl") if "loss" in record]
     if metrics:
         steps, losses = [record["step"] for record in metrics], [record["loss"] for record in metrics]
         figures.append(plot_training_curve(steps, losses, output_dir / TRAINING_CURVE, rate, best_loss))
@@ -175,6 +176,8 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
         "test_fraction": options.test_fraction,
         "split_seed": options.split_seed,
         "min_probability": options.min_probability,
+        "weights": options.weights,
+        "last_position_only": options.last_position_only,
         **geometry.summary(),
         "entropy_rate": rate,
         "best_average_loss": best_loss,
@@ -186,13 +189,30 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
     return report
 
 
+def _formatted(value: float | None) -> str:
+    return "nan" if value is None else f"{value:.4f}"
+
+
 def format_report(report: dict[str, Any]) -> str:
     """Returns a few lines summarising an analysis report for the console."""
     lines = [f"analysed step {report['step']}: {report['num_contexts']} contexts of up to {report['max_context_len']}"]
     for name, scores in report["regression"].items():
         r2 = "nan" if scores["r2"] is None else f"{scores['r2']:.4f}"
         rmse = "nan" if scores["rmse"] is None else f"{scores['rmse']:.4f}"
-        lines.append(f"  belief probe from {name}: held-out R^2={r2} RMSE={rmse}")
+        ratios = [
+            f"{label} {scores[key]:.3f}"
+            for key, label in (("rmse_over_untrained", "x untrained"), ("rmse_over_best_markov", "x best Markov"))
+            if scores.get(key) is not None
+        ]
+        relative = f" (RMSE {', '.join(ratios)})" if ratios else ""
+        lines.append(f"  belief probe from {name}: held-out R^2={r2} RMSE={rmse}{relative}")
+    controls = report["controls"]
+    best = controls["markov"][f"order_{controls['best_markov_order']}"]
+    lines.append(
+        f"  controls: best Markov baseline (order {controls['best_markov_order']}) R^2={_formatted(best['r2'])} "
+        f"RMSE={_formatted(best['rmse'])}; shuffled targets R^2="
+        f"{_formatted(controls['shuffled_targets'][CONCATENATED]['r2'])} (concatenated)"
+    )
     gap = report["position_loss"]["max_abs_difference"]
     lines.append(f"  max |loss - myopic entropy| over positions: {gap:.4f} nats")
     if report["entropy_rate"] is not None:

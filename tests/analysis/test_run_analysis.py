@@ -31,12 +31,22 @@ def test_analysis_of_a_run_writes_its_report_and_figures(trained_run):
     report = json.loads((trained_run / "analysis.json").read_text())
     assert report["step"] == 6
     assert set(report["regression"]) == {"embedding", "layer_0", "layer_1", "concatenated"}
-    assert set(report["regression"]["concatenated"]) == {"r2", "rmse", "train_r2"}
+    assert set(report["regression"]["concatenated"]) == {
+        "r2",
+        "rmse",
+        "train_r2",
+        "rmse_over_untrained",
+        "rmse_over_best_markov",
+        "per_position",
+    }
+    assert set(report["controls"]) == {"untrained", "shuffled_targets", "markov", "best_markov_order"}
+    assert report["weights"] == "probability" and report["last_position_only"] is False
     assert set(report["position_loss"]) == {"model", "myopic_entropy", "max_abs_difference"}
     assert len(report["position_loss"]["model"]) == 4
     for name in ["belief_geometry.png", "position_loss.png", "training_curve.png"]:
         assert (trained_run / name).stat().st_size > 0
     assert "belief probe from concatenated" in result.stdout
+    assert "x untrained" in result.stdout and "controls: best Markov baseline" in result.stdout
 
 
 def test_an_earlier_checkpoint_into_another_directory(trained_run, tmp_path):

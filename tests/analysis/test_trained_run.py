@@ -134,6 +134,8 @@ def test_analysis_options_of_the_default_config():
         ("test_fraction", 1.0, "test_fraction=1.0: must be a number strictly between 0 and 1"),
         ("min_probability", -0.1, "min_probability=-0.1"),
         ("batch_size", 0, "batch_size=0"),
+        ("weights", "flat", "weights='flat': must be one of probability, uniform"),
+        ("last_position_only", 3, "last_position_only=3: must be true or false"),
     ],
 )
 def test_bad_analysis_options_are_refused_in_one_line(key, value, expected):

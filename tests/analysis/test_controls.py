@@ -1,0 +1,112 @@
+"""The controls of the belief-geometry analysis, against computations written here."""
+
+import numpy as np
+import pytest
+
+from simplexity.analysis import CONCATENATED, analyze_model, belief_dataset
+from simplexity.analysis.controls import last_token_categories, markov_baseline, shuffled_target_probe
+from simplexity.analysis.pca import fit_pca
+from simplexity.analysis.regression import fit_probe, scores_per_group, train_test_split
+from simplexity.generative_processes import build_hidden_markov_model
+from simplexity.predictive_models import build_gru_rnn
+
+
+@pytest.fixture(scope="module")
+def geometry(mess3, tiny_gru_rnn):
+    untrained = build_gru_rnn(vocab_size=3, embedding_size=4, num_layers=2, hidden_size=8, seed=1)
+    return analyze_model(tiny_gru_rnn, mess3, 4, untrained=untrained, batch_size=64)
+
+
+def test_the_markov_baseline_predicts_the_mean_belief_of_contexts_ending_alike(mess3):
+    dataset = belief_dataset(mess3, 4)
+    weights = dataset.probabilities
+    train, test = train_test_split(len(dataset), 0.2, 0)
+    probe = markov_baseline(last_token_categories(dataset, 2), dataset.beliefs, weights, train, test)
+    for row in test[:20]:
+        length, tokens = dataset.lengths[row], dataset.tokens[row]
+        suffix = tuple(tokens[max(0, length - 2) : length])
+        alike = [
+            r
+            for r in train
+            if dataset.lengths[r] >= min(length, 2)
+            and tuple(dataset.tokens[r][max(0, dataset.lengths[r] - 2) : dataset.lengths[r]]) == suffix
+            and min(dataset.lengths[r], 2) == min(length, 2)
+        ]
+        # A k-gram no training context ends in takes the training contexts' mean.
+        rows = alike if alike else list(train)
+        expected = np.average(dataset.beliefs[rows], axis=0, weights=weights[rows])
+        category = last_token_categories(dataset, 2)[row]
+        np.testing.assert_allclose(probe.affine_map.weights[category], expected, atol=1e-12)
+
+
+def test_the_order_one_baseline_is_exact_for_a_process_of_markov_order_one():
+    golden = build_hidden_markov_model("no_consecutive_ones", p=0.5)
+    dataset = belief_dataset(golden, 6)
+    train, test = train_test_split(len(dataset), 0.2, 0)
+    probe = markov_baseline(last_token_categories(dataset, 1), dataset.beliefs, dataset.probabilities, train, test)
+    assert probe.rmse < 1e-12 and probe.r2 == pytest.approx(1.0, abs=1e-12)
+
+
+def test_shuffled_targets_leave_nothing_to_find(mess3):
+    dataset = belief_dataset(mess3, 5)
+    train, test = train_test_split(len(dataset), 0.2, 0)
+    perfect = fit_probe(dataset.beliefs, dataset.beliefs, dataset.probabilities, train, test)
+    shuffled = shuffled_target_probe(dataset.beliefs, dataset.beliefs, dataset.probabilities, train, test, seed=0)
+    assert perfect.r2 == pytest.approx(1.0, abs=1e-9)
+    assert shuffled.r2 < 0.1
+
+
+def test_every_probe_reports_its_controls_and_ratios(geometry):
+    summary = geometry.summary()
+    controls = summary["controls"]
+    assert set(controls["untrained"]) == set(summary["regression"])
+    assert set(controls["markov"]) == {"order_1", "order_2", "order_3"}
+    best = controls["markov"][f"order_{controls['best_markov_order']}"]["rmse"]
+    assert best == min(scores["rmse"] for scores in controls["markov"].values())
+    for name, scores in summary["regression"].items():
+        assert scores["rmse_over_untrained"] == pytest.approx(scores["rmse"] / controls["untrained"][name]["rmse"])
+        assert scores["rmse_over_best_markov"] == pytest.approx(scores["rmse"] / best)
+    # A model is its own untrained control: the ratio is exactly 1.
+    mess3 = build_hidden_markov_model("mess3", x=0.15, a=0.6)
+    model = build_gru_rnn(vocab_size=3, embedding_size=4, num_layers=2, hidden_size=8, seed=0)
+    itself = analyze_model(model, mess3, 3, untrained=model, batch_size=64).summary()
+    assert itself["regression"][CONCATENATED]["rmse_over_untrained"] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_per_position_scores_are_the_scores_of_each_positions_held_out_contexts(geometry):
+    r2, rmse = geometry.per_position[CONCATENATED]
+    test = geometry.test
+    for position in range(geometry.dataset.max_context_len):
+        rows = test[geometry.dataset.positions[test] == position]
+        truth, predicted, weights = (
+            geometry.dataset.beliefs[rows],
+            geometry.predictions[CONCATENATED][rows],
+            geometry.weights[rows],
+        )
+        expected_rmse = np.sqrt(weights @ np.mean((truth - predicted) ** 2, axis=1) / weights.sum())
+        assert rmse[position] == pytest.approx(expected_rmse, rel=1e-12)
+    assert len(r2) == geometry.dataset.max_context_len
+    groups_r2, _ = scores_per_group(np.eye(2), np.eye(2), np.ones(2), np.array([0, 0]), 2)
+    assert groups_r2[0] == pytest.approx(1.0) and np.isnan(groups_r2[1])
+
+
+def test_uniform_weights_and_last_position_only(mess3, tiny_gru_rnn):
+    geometry = analyze_model(tiny_gru_rnn, mess3, 3, weights="uniform", last_position_only=True, batch_size=64)
+    assert np.all(geometry.dataset.lengths[geometry.probed] == 3)
+    assert np.all(geometry.weights[geometry.probed] == 1.0)
+    assert np.all(geometry.weights[geometry.dataset.lengths < 3] == 0.0)
+    assert set(geometry.train) | set(geometry.test) == set(geometry.probed)
+    with pytest.raises(ValueError, match="weights='flat'"):
+        analyze_model(tiny_gru_rnn, mess3, 3, weights="flat")
+
+
+def test_pca_reports_the_components_holding_each_share_of_the_variance(geometry):
+    pca = fit_pca(np.random.default_rng(0).normal(size=(400, 4)) * np.array([4.0, 3.0, 2.0, 1.0]))
+    cumulative = np.cumsum(pca.explained_variance_ratio)
+    for share in (0.8, 0.9, 0.95, 0.99):
+        count = pca.components_for_variance(share)
+        assert cumulative[count - 1] >= share - 1e-12
+        assert count == 1 or cumulative[count - 2] < share
+    summary = geometry.summary()
+    assert set(summary["pca_components_for_variance"]["layer_1"]) == {"0.8", "0.9", "0.95", "0.99"}
+    assert summary["pca_cumulative_explained_variance"]["layer_1"][-1] == pytest.approx(1.0)
