@@ -18,7 +18,14 @@ from simplexity.generative_processes import GenerativeProcess
 from simplexity.logging import MetricsLogger
 from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import PredictiveModel, as_predictive_model
-from simplexity.training import TrainingConfig, TrainResult, TrainState, ValidationConfig, train
+from simplexity.training import (
+    PeriodicEvaluation,
+    TrainingConfig,
+    TrainResult,
+    TrainState,
+    ValidationConfig,
+    train,
+)
 from simplexity.training.optimizer import build_optimizer, learning_rate_schedule
 
 
@@ -43,6 +50,7 @@ class Experiment:
         loggers: Sequence[MetricsLogger] = (),
         checkpointer: Checkpointer | None = None,
         resume_from: TrainState | None = None,
+        evaluations: Sequence[PeriodicEvaluation] = (),
     ) -> TrainResult:
         """Trains the model as the command line would (without writing a run directory unless given loggers)."""
         return train(
@@ -56,6 +64,7 @@ class Experiment:
             checkpointer=checkpointer,
             resume_from=resume_from,
             learning_rate=self.learning_rate,
+            evaluations=evaluations,
         )
 
 

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 from omegaconf import DictConfig, OmegaConf
 
+from simplexity.analysis.during_training import training_probes
 from simplexity.config import ConfigError, ExperimentConfig, validate_experiment_config
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.logging import make_loggers
@@ -60,6 +61,9 @@ def run_experiment(cfg: DictConfig | ExperimentConfig, run_dir: str | Path) -> f
         checkpoint_dir = run_dir / config.persistence.checkpoint_dir
         state, start_step = resolve_resume(model_settings, checkpoint_dir, template)
 
+    probes = training_probes(config.analysis, experiment.process, experiment.model, config.training.sequence_len)
+    evaluations = [] if probes is None else [probes]
+
     run_dir.mkdir(parents=True, exist_ok=True)
     write_resolved_config(config, run_dir)
     _print_header(experiment, run_dir, start_step)
@@ -69,7 +73,9 @@ def run_experiment(cfg: DictConfig | ExperimentConfig, run_dir: str | Path) -> f
     try:
         for logger in loggers:
             logger.log_config(resolved)
-        result = experiment.train(loggers=loggers, checkpointer=checkpointer, resume_from=state)
+        result = experiment.train(
+            loggers=loggers, checkpointer=checkpointer, resume_from=state, evaluations=evaluations
+        )
     except NonFiniteLossError as error:
         steps = checkpointer.steps() if checkpointer is not None else []
         kept = (

@@ -19,6 +19,7 @@ from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset
 from simplexity.analysis.controls import last_token_categories, markov_baselines, shuffled_target_probe
 from simplexity.analysis.pca import PCA, fit_pca
 from simplexity.analysis.regression import ProbeResult, fit_probe, scores_per_group, train_test_split
+from simplexity.config.schema import WEIGHTINGS
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.generative_processes.information import entropy
 from simplexity.predictive_models import PredictiveModel, capture_activations
@@ -83,7 +84,6 @@ def model_outputs(model: PredictiveModel, dataset: BeliefDataset, batch_size: in
     return ModelOutputs(activations=activations, log_probabilities=log_probabilities)
 
 
-WEIGHTINGS = ("probability", "uniform")
 VARIANCE_SHARES = (0.8, 0.9, 0.95, 0.99)
 
 
@@ -196,7 +196,26 @@ class BeliefGeometry:
         }
 
 
-def _features(outputs: ModelOutputs) -> dict[str, np.ndarray]:
+def probe_split(
+    dataset: BeliefDataset, weights: str, last_position_only: bool, test_fraction: float, split_seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Returns the probed contexts, each context's weight (0 outside them), and the training and held-out ones.
+
+    Raises:
+        ValueError: for an unknown `weights`.
+    """
+    if weights not in WEIGHTINGS:
+        raise ValueError(f"weights={weights!r} must be one of {', '.join(WEIGHTINGS)}")
+    everything = np.arange(len(dataset))
+    probed = np.flatnonzero(dataset.lengths == dataset.max_context_len) if last_position_only else everything
+    context_weights = dataset.probabilities if weights == "probability" else np.ones(len(dataset))
+    context_weights = np.where(np.isin(everything, probed), context_weights, 0.0)
+    train_in_probed, test_in_probed = train_test_split(len(probed), test_fraction, split_seed)
+    return probed, context_weights, probed[train_in_probed], probed[test_in_probed]
+
+
+def probe_features(outputs: ModelOutputs) -> dict[str, np.ndarray]:
+    """Returns the features probed: each activation, and all of them side by side (`"concatenated"`)."""
     features = dict(outputs.activations)
     features[CONCATENATED] = np.concatenate(list(outputs.activations.values()), axis=1)
     return features
@@ -230,17 +249,9 @@ def analyze_contexts(
         ActivationsUnavailableError: when the model exposes no activations.
         ValueError: for an unknown `weights`.
     """
-    if weights not in WEIGHTINGS:
-        raise ValueError(f"weights={weights!r} must be one of {', '.join(WEIGHTINGS)}")
     outputs = model_outputs(model, dataset, batch_size)
-    probed = (
-        np.flatnonzero(dataset.lengths == dataset.max_context_len) if last_position_only else np.arange(len(dataset))
-    )
-    context_weights = dataset.probabilities if weights == "probability" else np.ones(len(dataset))
-    context_weights = np.where(np.isin(np.arange(len(dataset)), probed), context_weights, 0.0)
-    train_in_probed, test_in_probed = train_test_split(len(probed), test_fraction, split_seed)
-    train, test = probed[train_in_probed], probed[test_in_probed]
-    features = _features(outputs)
+    probed, context_weights, train, test = probe_split(dataset, weights, last_position_only, test_fraction, split_seed)
+    features = probe_features(outputs)
     probes = {
         name: fit_probe(values, dataset.beliefs, context_weights, train, test) for name, values in features.items()
     }
@@ -256,7 +267,7 @@ def analyze_contexts(
     }
     untrained_probes = None
     if untrained is not None:
-        untrained_features = _features(model_outputs(untrained, dataset, batch_size))
+        untrained_features = probe_features(model_outputs(untrained, dataset, batch_size))
         untrained_probes = {
             name: fit_probe(values, dataset.beliefs, context_weights, train, test)
             for name, values in untrained_features.items()

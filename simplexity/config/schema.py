@@ -198,6 +198,44 @@ class PersistenceSettings:
         require_optional_positive_int("persistence.max_to_keep", self.max_to_keep)
 
 
+WEIGHTINGS = ("probability", "uniform")
+
+
+@dataclass
+class AnalysisSettings:
+    """`analysis`: belief-geometry probes run during training, every `every` steps (null: off)."""
+
+    every: int | None = None  # a multiple of training.log_every
+    max_context_len: int | None = None  # null: training.sequence_len, shortened to what fits in max_contexts
+    max_contexts: int = 20_000
+    min_probability: float = 0.0
+    weights: str = "probability"
+    last_position_only: bool = False
+    test_fraction: float = 0.2
+    split_seed: int = 0
+
+    def check(self, log_every: int, sequence_len: int) -> None:
+        """Raises a `ConfigError` naming `analysis.<field>` for a value that cannot be used."""
+        every = require_optional_positive_int("analysis.every", self.every)
+        if every is not None and every % log_every:
+            raise ConfigError.invalid("analysis.every", every, f"must be a multiple of training.log_every={log_every}")
+        length = require_optional_positive_int("analysis.max_context_len", self.max_context_len)
+        if length is not None and length > sequence_len:
+            raise ConfigError.invalid(
+                "analysis.max_context_len", length, f"must be at most training.sequence_len={sequence_len}"
+            )
+        require_positive_int("analysis.max_contexts", self.max_contexts)
+        if not 0 <= self.min_probability < 1:
+            raise ConfigError.invalid("analysis.min_probability", self.min_probability, "must be a number in [0, 1)")
+        if self.weights not in WEIGHTINGS:
+            raise ConfigError.invalid("analysis.weights", self.weights, f"must be one of {', '.join(WEIGHTINGS)}")
+        if not 0 < self.test_fraction < 1:
+            raise ConfigError.invalid(
+                "analysis.test_fraction", self.test_fraction, "must be a number strictly between 0 and 1"
+            )
+        require_non_negative_int("analysis.split_seed", self.split_seed)
+
+
 @dataclass
 class DistributedSettings:
     """`distributed`: joining a multi-host run (docs/scaling.md)."""
@@ -220,6 +258,7 @@ class ExperimentConfig:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     persistence: PersistenceSettings = field(default_factory=PersistenceSettings)
     distributed: DistributedSettings = field(default_factory=DistributedSettings)
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
 
     def check(self) -> None:
         """Raises a `ConfigError` for the first value that cannot be used, or sizes that do not agree.
@@ -254,6 +293,7 @@ class ExperimentConfig:
         self.logging.check()
         self.predictive_model.check()
         self.persistence.check()
+        self.analysis.check(self.training.log_every, self.training.sequence_len)
 
 
 GROUP_SCHEMAS: dict[str, type] = {
@@ -265,6 +305,7 @@ GROUP_SCHEMAS: dict[str, type] = {
     "validation": ValidationSettings,
     "logging": LoggingSettings,
     "persistence": PersistenceSettings,
+    "analysis": AnalysisSettings,
 }
 
 

@@ -16,6 +16,7 @@ GROUP_OF_NODE = {
     "persistence": "persistence",
     "validation": "validation",
     "logging": "logging",
+    "analysis": "analysis",
 }
 
 

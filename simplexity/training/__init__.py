@@ -6,6 +6,7 @@ from simplexity.training.devices import check_batch_splits_over_devices, data_pa
 from simplexity.training.loss import next_token_loss, next_token_losses
 from simplexity.training.trainer import (
     NonFiniteLossError,
+    PeriodicEvaluation,
     TrainResult,
     TrainState,
     initial_train_state,
@@ -17,6 +18,7 @@ from simplexity.training.validator import ValidationConfig, Validator, optimal_l
 
 __all__ = [
     "NonFiniteLossError",
+    "PeriodicEvaluation",
     "TrainResult",
     "TrainState",
     "TrainingConfig",

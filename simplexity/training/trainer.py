@@ -4,7 +4,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import equinox as eqx
 import jax
@@ -99,6 +99,16 @@ def make_train_chunk(
     return jax.jit(train_chunk, static_argnums=1, donate_argnums=0)
 
 
+class PeriodicEvaluation(Protocol):
+    """Something measured on the model during training, every `every` steps (a multiple of `log_every`)."""
+
+    every: int
+
+    def __call__(self, model: PredictiveModel) -> dict[str, Any]:
+        """Returns the metrics of `model`, named `group/...`."""
+        ...
+
+
 def _next_stop(step: int, config: TrainingConfig) -> int:
     """Returns the first step after `step` at which metrics are logged or a checkpoint is saved."""
     stops = [config.num_steps, (step // config.log_every + 1) * config.log_every]
@@ -119,6 +129,7 @@ def train(
     checkpointer: Checkpointer | None = None,
     resume_from: TrainState | None = None,
     learning_rate: optax.Schedule | None = None,
+    evaluations: Sequence[PeriodicEvaluation] = (),
 ) -> TrainResult:
     """Trains `model` on sequences sampled from `process` until step `config.num_steps`.
 
@@ -137,6 +148,9 @@ def train(
         checkpointer: saves the `TrainState` every `checkpoint_every` steps and at the end.
         resume_from: the state to continue from (a restored checkpoint); a fresh one when None.
         learning_rate: the schedule, to log `learning_rate` at each logging point.
+        evaluations: run on the model at the logging points that are multiples of their `every` (and at the
+            end); their metrics join that step's record. They run outside the compiled chunk, so they change
+            nothing that is compiled.
 
     Returns:
         The trained model, its final `TrainState` and the logged metrics.
@@ -181,6 +195,11 @@ def train(
                 record["learning_rate"] = float(np.asarray(learning_rate(step - 1)))
             if validator is not None:
                 record.update(validator(state.params))
+            due = [evaluation for evaluation in evaluations if step % evaluation.every == 0 or step == config.num_steps]
+            if due:
+                current = eqx.combine(state.params, eqx.filter(model, eqx.is_array, inverse=True))
+                for evaluation in due:
+                    record.update(evaluation(current))
             for logger in loggers:
                 logger.log(step, record)
             history.append({"step": step, **record})

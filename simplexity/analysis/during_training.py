@@ -1,0 +1,107 @@
+"""Belief-geometry probes during training: the same probes as the analysis, every `analysis.every` steps.
+
+The contexts, their beliefs, the train/test split and the controls (the untrained model's probes and the best
+Markov baseline) are computed once; each evaluation runs the model on the contexts (its own compiled forward
+pass, outside the training chunk) and refits the probes.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simplexity.analysis.belief_dataset import BeliefDataset, TooManyContextsError, belief_dataset
+from simplexity.analysis.belief_geometry import model_outputs, probe_features, probe_split
+from simplexity.analysis.controls import markov_baselines
+from simplexity.analysis.regression import fit_probe
+from simplexity.config.errors import ConfigError
+from simplexity.config.schema import AnalysisSettings
+from simplexity.generative_processes import GenerativeProcess
+from simplexity.predictive_models import ActivationsUnavailableError, PredictiveModel
+
+
+@dataclass
+class TrainingProbes:
+    """Probes a model's activations for the exact beliefs; a `PeriodicEvaluation` for the trainer.
+
+    Logs, for each activation (and `concatenated`), `analysis/<activation>/r2`, `.../rmse`,
+    `.../rmse_over_untrained` and `.../rmse_over_best_markov`.
+
+    Arguments:
+        every: steps between evaluations.
+        dataset: the contexts, built once.
+        weights: each context's weight in fitting and scoring.
+        train: the contexts the probes are fitted on.
+        test: the held-out contexts they are scored on.
+        untrained_rmse: activation name to the untrained model's held-out probe RMSE.
+        best_markov_rmse: the best order-k Markov baseline's held-out RMSE.
+        batch_size: contexts per forward pass.
+    """
+
+    every: int
+    dataset: BeliefDataset
+    weights: np.ndarray
+    train: np.ndarray
+    test: np.ndarray
+    untrained_rmse: dict[str, float]
+    best_markov_rmse: float
+    batch_size: int = 4096
+
+    def probe_rmse(self, model: PredictiveModel) -> dict[str, tuple[float, float]]:
+        """Returns activation name to the held-out R^2 and RMSE of its probe."""
+        features = probe_features(model_outputs(model, self.dataset, self.batch_size))
+        scores = {}
+        for name, values in features.items():
+            probe = fit_probe(values, self.dataset.beliefs, self.weights, self.train, self.test)
+            scores[name] = (probe.r2, probe.rmse)
+        return scores
+
+    def __call__(self, model: PredictiveModel) -> dict[str, float]:
+        """Returns the `analysis/...` metrics of `model`."""
+        record: dict[str, float] = {}
+        for name, (r2, rmse) in self.probe_rmse(model).items():
+            record[f"analysis/{name}/r2"] = float(r2)
+            record[f"analysis/{name}/rmse"] = float(rmse)
+            record[f"analysis/{name}/rmse_over_untrained"] = float(rmse / self.untrained_rmse[name])
+            record[f"analysis/{name}/rmse_over_best_markov"] = float(rmse / self.best_markov_rmse)
+        return record
+
+
+def training_probes(
+    settings: AnalysisSettings, process: GenerativeProcess, untrained: PredictiveModel, sequence_len: int
+) -> TrainingProbes | None:
+    """Returns the probes `settings` ask for (None when `settings.every` is null), built once.
+
+    Arguments:
+        settings: the `analysis` config.
+        process: the training process, whose contexts and beliefs are probed.
+        untrained: the model at its initialisation, probed once as the control.
+        sequence_len: the trained context length; the contexts go up to it (or `settings.max_context_len`),
+            shortened to what fits in `settings.max_contexts`.
+
+    Raises:
+        ConfigError: when not even one-token contexts fit in `max_contexts`, or the model has no activations.
+    """
+    if settings.every is None:
+        return None
+    length = settings.max_context_len or sequence_len
+    try:
+        dataset = belief_dataset(process, length, settings.min_probability, settings.max_contexts)
+    except TooManyContextsError as error:
+        raise ConfigError.invalid("analysis.max_contexts", settings.max_contexts, str(error)) from error
+    _, weights, train, test = probe_split(
+        dataset, settings.weights, settings.last_position_only, settings.test_fraction, settings.split_seed
+    )
+    probes = TrainingProbes(
+        every=settings.every,
+        dataset=dataset,
+        weights=weights,
+        train=train,
+        test=test,
+        untrained_rmse={},
+        best_markov_rmse=min(probe.rmse for probe in markov_baselines(dataset, weights, train, test).values()),
+    )
+    try:
+        probes.untrained_rmse = {name: rmse for name, (_, rmse) in probes.probe_rmse(untrained).items()}
+    except ActivationsUnavailableError as error:
+        raise ConfigError(f"analysis.every={settings.every}: the model cannot be probed: {error}") from error
+    return probes

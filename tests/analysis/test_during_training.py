@@ -1,0 +1,78 @@
+"""Belief-geometry probes during training: logged at the right steps, nothing compiled anew, equal to the analysis."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from simplexity import build, load_config
+from simplexity.analysis import CONCATENATED, analyze_contexts
+from simplexity.analysis.during_training import training_probes
+from simplexity.config import ConfigError, validate_experiment_config
+
+ROOT = Path(__file__).parents[2]
+
+
+def count_compiles(monkeypatch) -> list[int]:
+    """Counts the trainer's ahead-of-time compiles of its training chunk (`lower(...).compile()`)."""
+    calls: list[int] = []
+    original = jax.stages.Lowered.compile
+
+    def counting(self, *args, **kwargs):
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(jax.stages.Lowered, "compile", counting)
+    return calls
+
+
+@pytest.fixture(scope="module")
+def experiment():
+    return build(
+        load_config(["training=tiny", "analysis.every=4", "training.num_steps=8", "analysis.max_context_len=3"])
+    )
+
+
+def test_probes_log_at_their_steps_and_compile_nothing_more(experiment, monkeypatch):
+    probes = training_probes(experiment.config.analysis, experiment.process, experiment.model, 8)
+    assert probes is not None and probes.every == 4
+    with_probes = count_compiles(monkeypatch)
+    result = experiment.train(evaluations=[probes])
+    compiles_with = len(with_probes)
+    with_probes.clear()
+    plain = experiment.train()
+    assert compiles_with == len(with_probes) > 0
+    logged = {record["step"]: record for record in result.metrics}
+    assert [step for step, record in logged.items() if f"analysis/{CONCATENATED}/r2" in record] == [4, 8]
+    assert all(not any(key.startswith("analysis/") for key in record) for record in plain.metrics)
+    for key in ("r2", "rmse", "rmse_over_untrained", "rmse_over_best_markov"):
+        assert np.isfinite(logged[8][f"analysis/layer_0/{key}"])
+    # The same numbers as the analysis of the final model on the same contexts and split.
+    geometry = analyze_contexts(result.model, probes.dataset, untrained=experiment.model)
+    assert logged[8][f"analysis/{CONCATENATED}/rmse"] == pytest.approx(geometry.probes[CONCATENATED].rmse, rel=1e-9)
+    assert logged[8][f"analysis/{CONCATENATED}/rmse_over_untrained"] == pytest.approx(
+        geometry.summary()["regression"][CONCATENATED]["rmse_over_untrained"], rel=1e-9
+    )
+
+
+def test_analysis_is_off_by_default_and_every_must_fit_the_logging_steps():
+    assert validate_experiment_config(load_config(["training=tiny"])).analysis.every is None
+    with pytest.raises(ConfigError, match=r"analysis.every=3: must be a multiple of training.log_every=2"):
+        validate_experiment_config(load_config(["training=tiny", "analysis.every=3"]))
+    with pytest.raises(ConfigError, match=r"analysis.max_context_len=9: must be at most training.sequence_len=8"):
+        validate_experiment_config(load_config(["training=tiny", "analysis.every=2", "analysis.max_context_len=9"]))
+
+
+@pytest.mark.slow
+def test_a_run_with_analysis_every_writes_the_probes_into_its_metrics(tmp_path):
+    overrides = ["training=tiny", "analysis.every=2", "analysis.max_context_len=3", f"hydra.run.dir={tmp_path}"]
+    result = subprocess.run(
+        [sys.executable, "run_experiment.py", *overrides], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [record["step"] for record in records if "analysis/concatenated/rmse" in record] == [2, 4, 6]
