@@ -17,6 +17,7 @@ class AnalysisOptions:
 
     Arguments:
         step: the checkpoint to analyse; None for the latest.
+        all_steps: analyse every checkpoint of the run, for curves against tokens seen (`step=all`).
         output_dir: where `analysis.json` and the figures go; None for the run directory.
         max_context_len: the longest context analysed; None for the trained `sequence_len` (shortened to what
             fits in `max_contexts`).
@@ -30,6 +31,7 @@ class AnalysisOptions:
     """
 
     step: int | None = None
+    all_steps: bool = False
     output_dir: Path | None = None
     max_context_len: int | None = None
     min_probability: float = 0.0
@@ -59,10 +61,11 @@ def analysis_options(cfg: DictConfig) -> AnalysisOptions:
     if OmegaConf.is_missing(cfg, "run_dir") or not isinstance(cfg.get("run_dir"), str) or not cfg.run_dir:
         raise ConfigError("run_dir: missing; give the training run directory to analyse, run_dir=PATH")
     step = _select(cfg, "step")
-    if step == "latest":
+    all_steps = step == "all"
+    if step in ("latest", "all"):
         step = None
     if step is not None and (not isinstance(step, int) or isinstance(step, bool) or step < 0):
-        raise ConfigError.invalid("step", step, "must be `latest` or a non-negative integer")
+        raise ConfigError.invalid("step", step, "must be `latest`, `all` or a non-negative integer")
     output_dir = _select(cfg, "output_dir")
     if output_dir is not None and (not isinstance(output_dir, str) or not output_dir):
         raise ConfigError.invalid("output_dir", output_dir, "must be a path or null")
@@ -84,6 +87,7 @@ def analysis_options(cfg: DictConfig) -> AnalysisOptions:
         raise ConfigError.invalid("last_position_only", last_position_only, "must be true or false")
     return AnalysisOptions(
         step=step,
+        all_steps=all_steps,
         output_dir=None if output_dir is None else Path(output_dir),
         max_context_len=max_context_len,
         min_probability=float(min_probability),

@@ -7,6 +7,7 @@ Each figure has a fixed size in pixels (no tight bounding box), which the tests 
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -161,4 +162,36 @@ def plot_training_curve(
     axes.set_xlabel("step")
     axes.set_ylabel("loss (nats)")
     axes.legend()
+    return _save(figure, path)
+
+
+def plot_analysis_curve(curve: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """Draws each probe's held-out R^2 and RMSE, and the exact excess loss, against tokens seen (`step=all`).
+
+    Arguments:
+        curve: one point per checkpoint, as `analyze_run` writes it under `curve` (`tokens_seen`, `excess_loss`,
+            `best_markov_rmse`, and `regression[name]["r2" | "rmse"]`).
+        path: where to write the PNG.
+
+    Returns:
+        The path written.
+    """
+    tokens = np.maximum([point["tokens_seen"] for point in curve], 1)
+    figure = Figure(figsize=(13.5, 3.6), dpi=DPI, layout="constrained")
+    r2_axes, rmse_axes, loss_axes = figure.subplots(1, 3)
+    for name in curve[0]["regression"]:
+        r2 = [point["regression"][name]["r2"] for point in curve]
+        rmse = [point["regression"][name]["rmse"] for point in curve]
+        r2_axes.plot(tokens, [np.nan if value is None else value for value in r2], marker=".", label=name)
+        rmse_axes.plot(tokens, [np.nan if value is None else value for value in rmse], marker=".", label=name)
+    markov = [np.nan if point["best_markov_rmse"] is None else point["best_markov_rmse"] for point in curve]
+    rmse_axes.plot(tokens, markov, color="black", linestyle="--", label="best Markov baseline")
+    loss_axes.plot(tokens, [point["excess_loss"] for point in curve], marker=".", color="tab:red")
+    for axes, label in ((r2_axes, "held-out R²"), (rmse_axes, "held-out RMSE"), (loss_axes, "excess loss (nats)")):
+        axes.set_xscale("log")
+        axes.set_xlabel("tokens seen")
+        axes.set_ylabel(label)
+    rmse_axes.set_yscale("log")
+    r2_axes.legend(fontsize="small")
+    rmse_axes.legend(fontsize="small")
     return _save(figure, path)

@@ -11,12 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import equinox as eqx
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from simplexity.analysis.belief_dataset import belief_dataset
+from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset
 from simplexity.analysis.belief_geometry import CONCATENATED, BeliefGeometry, analyze_contexts
 from simplexity.analysis.options import AnalysisOptions
-from simplexity.analysis.plots import plot_belief_geometry, plot_position_losses, plot_training_curve
+from simplexity.analysis.plots import (
+    plot_analysis_curve,
+    plot_belief_geometry,
+    plot_position_losses,
+    plot_training_curve,
+)
 from simplexity.config import ConfigError, ExperimentConfig
 from simplexity.config.errors import one_line
 from simplexity.experiment import Experiment, build_experiment
@@ -29,6 +35,7 @@ from simplexity.training import initial_train_state
 ANALYSIS_FILE = "analysis.json"
 FIGURES = {"belief_geometry": "belief_geometry.png", "position_loss": "position_loss.png"}
 TRAINING_CURVE = "training_curve.png"
+ANALYSIS_CURVE = "analysis_curve.png"
 
 
 @dataclass(frozen=True)
@@ -68,21 +75,37 @@ def load_trained_run(run_dir: str | Path, step: int | None = None) -> TrainedRun
         raise ConfigError.invalid(
             "run_dir", str(run_dir), "its run wrote no checkpoints (persistence.checkpoint_dir: null)"
         )
-    checkpointer = Checkpointer(run_dir / typed.persistence.checkpoint_dir)
+    checkpoint_dir = run_dir / typed.persistence.checkpoint_dir
     chosen = choose_checkpoint(
-        checkpointer.directory, "latest" if step is None else step, "step", empty=("run_dir", str(run_dir))
+        checkpoint_dir, "latest" if step is None else step, "step", empty=("run_dir", str(run_dir))
     )
+    model = restore_model(experiment, checkpoint_dir, chosen)
+    return TrainedRun(run_dir=run_dir, config=typed, experiment=experiment, model=model, step=chosen)
+
+
+def restore_model(experiment: Experiment, checkpoint_dir: Path, step: int) -> PredictiveModel:
+    """Returns the experiment's model with the parameters of the checkpoint of `step` in `checkpoint_dir`.
+
+    Raises:
+        ConfigError: when the checkpoint does not fit the model.
+    """
+    checkpointer = Checkpointer(checkpoint_dir)
     template = initial_train_state(experiment.model, experiment.optimizer)
     try:
-        state = checkpointer.restore(chosen, template)
+        state = checkpointer.restore(step, template)
     except Exception as error:
         raise ConfigError.invalid(
-            "step", chosen, f"the checkpoint does not fit the model of config.yaml: {one_line(error)}"
+            "step", step, f"the checkpoint does not fit the model of config.yaml: {one_line(error)}"
         ) from error
     finally:
         checkpointer.close()
-    model = eqx.combine(state.params, eqx.filter(experiment.model, eqx.is_array, inverse=True))
-    return TrainedRun(run_dir=run_dir, config=typed, experiment=experiment, model=model, step=chosen)
+    return eqx.combine(state.params, eqx.filter(experiment.model, eqx.is_array, inverse=True))
+
+
+def checkpoint_steps(run: TrainedRun) -> list[int]:
+    """Returns the steps of the run's checkpoints, in order."""
+    assert run.config.persistence.checkpoint_dir is not None
+    return Checkpointer(run.run_dir / run.config.persistence.checkpoint_dir).steps()
 
 
 def _entropy_rate_or_none(run: TrainedRun) -> float | None:
@@ -105,8 +128,8 @@ def _check_context_len(run: TrainedRun, options: AnalysisOptions) -> int:
     return options.max_context_len
 
 
-def _analyze(run: TrainedRun, options: AnalysisOptions) -> BeliefGeometry:
-    """Runs `analyze_contexts` on the run's contexts, turning the mistakes a user can make into `ConfigError`s."""
+def _dataset(run: TrainedRun, options: AnalysisOptions) -> BeliefDataset:
+    """Returns the contexts to analyse, turning the mistakes a user can make into `ConfigError`s."""
     max_context_len = _check_context_len(run, options)
     dataset = belief_dataset(run.experiment.process, max_context_len, options.min_probability, options.max_contexts)
     if dataset.max_context_len < max_context_len and options.max_context_len is not None:
@@ -116,9 +139,16 @@ def _analyze(run: TrainedRun, options: AnalysisOptions) -> BeliefGeometry:
             f"its contexts are more than max_contexts={options.max_contexts}; at most "
             f"{dataset.max_context_len} fits (or raise max_contexts or min_probability)",
         )
+    return dataset
+
+
+def _analyze(
+    run: TrainedRun, options: AnalysisOptions, dataset: BeliefDataset, model: PredictiveModel
+) -> BeliefGeometry:
+    """Runs `analyze_contexts` on `model`, turning a model without activations into a `ConfigError`."""
     try:
         return analyze_contexts(
-            run.model,
+            model,
             dataset,
             untrained=run.experiment.model,  # built from the run's config and seed: the model at step 0
             weights=options.weights,
@@ -145,7 +175,9 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
     """
     options = options or AnalysisOptions()
     run = load_trained_run(run_dir, options.step)
-    geometry = _analyze(run, options)
+    dataset = _dataset(run, options)
+    curve = _curve(run, options, dataset) if options.all_steps else None
+    geometry = _analyze(run, options, dataset, run.model)
     output_dir = Path(options.output_dir or run.run_dir).absolute()
     output_dir.mkdir(parents=True, exist_ok=True)
     rate = _entropy_rate_or_none(run)
@@ -163,6 +195,8 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
         ),
         plot_position_losses(geometry.model_losses, geometry.myopic_entropies, output_dir / FIGURES["position_loss"]),
     ]
+    if curve is not None:
+        figures.append(plot_analysis_curve(curve, output_dir / ANALYSIS_CURVE))
     metrics = [record for record in read_jsonl_metrics(run.run_dir / "metrics.jsonl") if "loss" in record]
     if metrics:
         steps, losses = [record["step"] for record in metrics], [record["loss"] for record in metrics]
@@ -184,9 +218,42 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
         "final_training_loss": metrics[-1]["loss"] if metrics else None,
         "figures": [path.name for path in figures],
     }
+    if curve is not None:
+        report["curve"] = curve
     path = output_dir / ANALYSIS_FILE
     path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return report
+
+
+def _curve(run: TrainedRun, options: AnalysisOptions, dataset: BeliefDataset) -> list[dict[str, Any]]:
+    """Returns one point per checkpoint: tokens seen, the probes' scores and ratios, and the exact excess loss.
+
+    The excess loss is the model's expected loss over the analysed contexts minus the myopic entropy, averaged
+    over positions: its gap to the optimum, free of sampling noise.
+    """
+    assert run.config.persistence.checkpoint_dir is not None
+    checkpoint_dir = run.run_dir / run.config.persistence.checkpoint_dir
+    tokens_per_step = run.config.training.batch_size * run.config.training.sequence_len
+    points = []
+    for step in checkpoint_steps(run):
+        model = run.model if step == run.step else restore_model(run.experiment, checkpoint_dir, step)
+        summary = _analyze(run, options, dataset, model).summary()
+        losses = summary["position_loss"]
+        points.append(
+            {
+                "step": step,
+                "tokens_seen": step * tokens_per_step,
+                "excess_loss": float(np.mean(np.subtract(losses["model"], losses["myopic_entropy"]))),
+                "regression": {
+                    name: {key: scores[key] for key in ("r2", "rmse", "rmse_over_untrained", "rmse_over_best_markov")}
+                    for name, scores in summary["regression"].items()
+                },
+                "best_markov_rmse": summary["controls"]["markov"][f"order_{summary['controls']['best_markov_order']}"][
+                    "rmse"
+                ],
+            }
+        )
+    return points
 
 
 def _formatted(value: float | None) -> str:
@@ -217,4 +284,10 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"  max |loss - myopic entropy| over positions: {gap:.4f} nats")
     if report["entropy_rate"] is not None:
         lines.append(f"  entropy rate: {report['entropy_rate']:.4f} nats")
+    for point in report.get("curve", []):
+        scores = point["regression"][CONCATENATED]
+        lines.append(
+            f"  step {point['step']} ({point['tokens_seen']} tokens): concatenated R^2={_formatted(scores['r2'])} "
+            f"RMSE={_formatted(scores['rmse'])}, excess loss {point['excess_loss']:.5f} nats"
+        )
     return "\n".join(lines)

@@ -92,3 +92,18 @@ def test_a_bos_run_is_analysed_with_the_bos_position(tmp_path):
     # Position 0 has seen only BOS: nothing is uncertain about it, its optimum is mess3's h(1) = ln 3.
     assert report["position_loss"]["myopic_entropy"][0] == pytest.approx(1.0986122886681098, abs=1e-12)
     assert report["entropy_rate"] == pytest.approx(1.08889, abs=1e-5)
+
+
+def test_step_all_analyses_every_checkpoint_into_curves(trained_run, tmp_path):
+    result = run_script(
+        "run_analysis.py", f"run_dir={trained_run}", "step=all", "max_context_len=3", f"output_dir={tmp_path}"
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "analysis.json").read_text())
+    curve = report["curve"]
+    assert [point["step"] for point in curve] == [2, 4, 6]
+    assert [point["tokens_seen"] for point in curve] == [2 * 4 * 8, 4 * 4 * 8, 6 * 4 * 8]  # batch 4, sequence 8
+    assert curve[-1]["regression"]["concatenated"]["rmse"] == report["regression"]["concatenated"]["rmse"]
+    assert all(point["excess_loss"] >= 0 for point in curve)
+    assert (tmp_path / "analysis_curve.png").stat().st_size > 0
+    assert "step 4 (128 tokens)" in result.stdout

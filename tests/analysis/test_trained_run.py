@@ -129,7 +129,7 @@ def test_analysis_options_of_the_default_config():
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
-        ("step", "first", "step='first': must be `latest`"),
+        ("step", "first", "step='first': must be `latest`, `all`"),
         ("max_context_len", 0, "max_context_len=0: must be a positive integer"),
         ("test_fraction", 1.0, "test_fraction=1.0: must be a number strictly between 0 and 1"),
         ("min_probability", -0.1, "min_probability=-0.1"),
