@@ -1,6 +1,11 @@
 """What a trained model learned: linear probes from its activations to the beliefs of its process, and plots."""
 
-from simplexity.analysis.belief_dataset import BeliefDataset, TooManyContextsError, belief_dataset
+from simplexity.analysis.belief_dataset import (
+    BeliefDataset,
+    TooManyContextsError,
+    belief_dataset,
+    sampled_belief_dataset,
+)
 from simplexity.analysis.belief_geometry import (
     CONCATENATED,
     BeliefGeometry,
@@ -13,6 +18,7 @@ from simplexity.analysis.options import AnalysisOptions, analysis_options
 from simplexity.analysis.pca import PCA, fit_pca
 from simplexity.analysis.plots import (
     belief_colors,
+    plot_analysis_curve,
     plot_belief_geometry,
     plot_position_losses,
     plot_training_curve,
@@ -59,9 +65,11 @@ __all__ = [
     "format_report",
     "load_trained_run",
     "model_outputs",
+    "plot_analysis_curve",
     "plot_belief_geometry",
     "plot_position_losses",
     "plot_training_curve",
+    "sampled_belief_dataset",
     "simplex_projection",
     "train_test_split",
     "weighted_r2",

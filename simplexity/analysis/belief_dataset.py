@@ -8,9 +8,14 @@ to 1 (less what `min_probability` drops), so every position counts equally, as i
 
 from dataclasses import dataclass
 
+import jax
 import numpy as np
 
 from simplexity.generative_processes import GenerativeProcess, word_beliefs
+from simplexity.training import sample_sequences
+
+# The sampled dataset's draws come from their own stream of the seed.
+_ANALYSIS_SAMPLE_STREAM = 3
 
 
 class TooManyContextsError(ValueError):
@@ -104,6 +109,48 @@ def belief_dataset(
         tokens=tokens,
         lengths=lengths,
         probabilities=np.concatenate([layer.probabilities for layer in layers]),
+        beliefs=beliefs,
+        next_token_probabilities=next_token_probabilities,
+    )
+
+
+def sampled_belief_dataset(
+    process: GenerativeProcess, max_context_len: int, num_sequences: int, seed: int = 0
+) -> BeliefDataset:
+    """Returns the distinct prefixes of `num_sequences` sampled sequences, with exact probabilities and beliefs.
+
+    For contexts too many to enumerate (long contexts, large vocabularies): sequences of `max_context_len`
+    tokens are drawn from the process (a fixed key from `seed`); every prefix is a context, and equal prefixes
+    are merged. Each context is weighted by its exact probability (float64), normalised over the contexts of its
+    length, so that when every context of a length was sampled the weights are the enumeration's.
+
+    Arguments:
+        process: any generative process.
+        max_context_len: the length of the sampled sequences, and so of the longest context.
+        num_sequences: how many sequences to sample.
+        seed: the sample's seed.
+
+    Raises:
+        ValueError: for a non-positive `max_context_len` or `num_sequences`.
+    """
+    if max_context_len < 1 or num_sequences < 1:
+        raise ValueError(f"max_context_len={max_context_len!r} and num_sequences={num_sequences!r} must be positive")
+    key = jax.random.fold_in(jax.random.key(seed), _ANALYSIS_SAMPLE_STREAM)
+    sequences = np.asarray(sample_sequences(process, key, num_sequences, max_context_len), dtype=np.int32)
+    presentation = process.presentation
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for length in range(1, max_context_len + 1):
+        words = np.unique(sequences[:, :length], axis=0)
+        beliefs, log_probabilities = presentation.filter(words)
+        probabilities = np.exp(log_probabilities.sum(axis=1))
+        parts.append((words, beliefs[:, -1], probabilities / probabilities.sum()))
+    tokens = np.concatenate([np.pad(words, ((0, 0), (0, max_context_len - words.shape[1]))) for words, _, _ in parts])
+    beliefs = np.concatenate([part[1] for part in parts])
+    next_token_probabilities, _ = presentation.successors(beliefs)
+    return BeliefDataset(
+        tokens=tokens,
+        lengths=np.concatenate([np.full(len(words), words.shape[1]) for words, _, _ in parts]),
+        probabilities=np.concatenate([part[2] for part in parts]),
         beliefs=beliefs,
         next_token_probabilities=next_token_probabilities,
     )

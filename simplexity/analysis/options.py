@@ -28,6 +28,9 @@ class AnalysisOptions:
         batch_size: contexts per forward pass.
         weights: `probability` (each context by its probability) or `uniform` (each distinct context once).
         last_position_only: probe only the contexts of the full length.
+        contexts: `enumerate` (every context up to `max_context_len`) or `sample` (the distinct prefixes of
+            `num_sequences` sampled sequences, for contexts too many to enumerate).
+        num_sequences: how many sequences `contexts=sample` draws.
     """
 
     step: int | None = None
@@ -41,6 +44,11 @@ class AnalysisOptions:
     batch_size: int = 4096
     weights: str = "probability"
     last_position_only: bool = False
+    contexts: str = "enumerate"
+    num_sequences: int = 20_000
+
+
+CONTEXT_SOURCES = ("enumerate", "sample")
 
 
 def _is_number(value: object) -> bool:
@@ -85,6 +93,9 @@ def analysis_options(cfg: DictConfig) -> AnalysisOptions:
     last_position_only = _select(cfg, "last_position_only")
     if not isinstance(last_position_only, bool):
         raise ConfigError.invalid("last_position_only", last_position_only, "must be true or false")
+    contexts = _select(cfg, "contexts")
+    if contexts not in CONTEXT_SOURCES:
+        raise ConfigError.invalid("contexts", contexts, f"must be one of {', '.join(CONTEXT_SOURCES)}")
     return AnalysisOptions(
         step=step,
         all_steps=all_steps,
@@ -97,4 +108,6 @@ def analysis_options(cfg: DictConfig) -> AnalysisOptions:
         batch_size=require_positive_int("batch_size", _select(cfg, "batch_size")),
         weights=weights,
         last_position_only=last_position_only,
+        contexts=contexts,
+        num_sequences=require_positive_int("num_sequences", _select(cfg, "num_sequences")),
     )

@@ -14,7 +14,7 @@ import equinox as eqx
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset
+from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset, sampled_belief_dataset
 from simplexity.analysis.belief_geometry import CONCATENATED, BeliefGeometry, analyze_contexts
 from simplexity.analysis.options import AnalysisOptions
 from simplexity.analysis.plots import (
@@ -131,6 +131,10 @@ def _check_context_len(run: TrainedRun, options: AnalysisOptions) -> int:
 def _dataset(run: TrainedRun, options: AnalysisOptions) -> BeliefDataset:
     """Returns the contexts to analyse, turning the mistakes a user can make into `ConfigError`s."""
     max_context_len = _check_context_len(run, options)
+    if options.contexts == "sample":
+        return sampled_belief_dataset(
+            run.experiment.process, max_context_len, options.num_sequences, options.split_seed
+        )
     dataset = belief_dataset(run.experiment.process, max_context_len, options.min_probability, options.max_contexts)
     if dataset.max_context_len < max_context_len and options.max_context_len is not None:
         raise ConfigError.invalid(
@@ -210,6 +214,7 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
         "test_fraction": options.test_fraction,
         "split_seed": options.split_seed,
         "min_probability": options.min_probability,
+        "contexts": "enumerated" if options.contexts == "enumerate" else f"sampled ({options.num_sequences} sequences)",
         "weights": options.weights,
         "last_position_only": options.last_position_only,
         **geometry.summary(),

@@ -99,6 +99,8 @@ class TrainingConfig:
         num_steps: the step the run ends at (a resumed run counts the steps taken before it).
         log_every: steps between logged metrics; metrics are averaged over those steps.
         checkpoint_every: steps between checkpoints; None saves only at the end.
+        checkpoint_steps: further steps to checkpoint at (geometrically spaced ones, say, for curves against
+            tokens seen); None for none.
     """
 
     sequence_len: int = MISSING
@@ -106,12 +108,20 @@ class TrainingConfig:
     num_steps: int = MISSING
     log_every: int = MISSING
     checkpoint_every: int | None = None
+    checkpoint_steps: list[int] | None = None
 
     def check(self) -> None:
         """Raises a `ConfigError` naming `training.<field>` for a length or interval out of range."""
         for name in ("sequence_len", "batch_size", "num_steps", "log_every"):
             require_positive_int(f"training.{name}", getattr(self, name))
         require_optional_positive_int("training.checkpoint_every", self.checkpoint_every)
+        for step in self.checkpoint_steps or []:
+            if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= self.num_steps:
+                raise ConfigError.invalid(
+                    "training.checkpoint_steps",
+                    self.checkpoint_steps,
+                    f"must be a list of steps in [1, training.num_steps={self.num_steps}] or null",
+                )
         if self.log_every > self.num_steps:
             raise ConfigError.invalid(
                 "training.log_every", self.log_every, f"must be at most training.num_steps={self.num_steps}"

@@ -114,7 +114,14 @@ def _next_stop(step: int, config: TrainingConfig) -> int:
     stops = [config.num_steps, (step // config.log_every + 1) * config.log_every]
     if config.checkpoint_every:
         stops.append((step // config.checkpoint_every + 1) * config.checkpoint_every)
+    stops += [stop for stop in config.checkpoint_steps or [] if stop > step]
     return min(stops)
+
+
+def _is_checkpoint_step(step: int, config: TrainingConfig) -> bool:
+    """Returns whether a checkpoint is saved after `step`: the end, every `checkpoint_every`, `checkpoint_steps`."""
+    every = config.checkpoint_every
+    return step == config.num_steps or bool(every and step % every == 0) or step in (config.checkpoint_steps or [])
 
 
 def train(
@@ -204,9 +211,7 @@ def train(
                 logger.log(step, record)
             history.append({"step": step, **record})
             interval = _IntervalMetrics()
-        if checkpointer is not None and (
-            step == config.num_steps or (config.checkpoint_every and step % config.checkpoint_every == 0)
-        ):
+        if checkpointer is not None and _is_checkpoint_step(step, config):
             checkpointer.save(step, state)
     trained = eqx.combine(state.params, eqx.filter(model, eqx.is_array, inverse=True))
     return TrainResult(model=trained, state=state, metrics=history)

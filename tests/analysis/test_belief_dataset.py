@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from simplexity.analysis import TooManyContextsError, belief_dataset
+from simplexity.analysis import TooManyContextsError, belief_dataset, sampled_belief_dataset
 from simplexity.generative_processes import myopic_entropy, word_beliefs
 from simplexity.generative_processes.information import entropy
 
@@ -50,3 +50,31 @@ def test_min_probability_drops_improbable_contexts(mess3):
     dataset = belief_dataset(mess3, 4, min_probability=0.01)
     assert np.all(dataset.probabilities > 0.01)
     assert len(dataset) < 120
+
+
+def test_the_sampled_dataset_equals_enumeration_where_every_context_was_sampled(mess3):
+    enumerated = belief_dataset(mess3, 3)
+    sampled = sampled_belief_dataset(mess3, 3, num_sequences=4000, seed=0)
+    assert len(sampled) == len(enumerated) == 39  # every word of up to 3 tokens was drawn
+
+    def by_context(dataset):
+        return {
+            (int(length), tuple(tokens[:length])): (probability, belief)
+            for tokens, length, probability, belief in zip(
+                dataset.tokens, dataset.lengths, dataset.probabilities, dataset.beliefs, strict=True
+            )
+        }
+
+    expected, got = by_context(enumerated), by_context(sampled)
+    assert expected.keys() == got.keys()
+    for context, (probability, belief) in expected.items():
+        assert got[context][0] == pytest.approx(probability, rel=1e-12, abs=1e-15)
+        np.testing.assert_allclose(got[context][1], belief, rtol=0, atol=1e-12)
+
+
+def test_a_sampled_dataset_reaches_contexts_beyond_enumeration(mess3):
+    sampled = sampled_belief_dataset(mess3, 40, num_sequences=200, seed=1)
+    assert sampled.max_context_len == 40
+    totals = np.bincount(sampled.positions, weights=sampled.probabilities)
+    np.testing.assert_allclose(totals, 1.0, rtol=0, atol=1e-12)  # each length's weights are normalised
+    np.testing.assert_allclose(sampled.beliefs.sum(axis=1), 1.0, atol=1e-12)

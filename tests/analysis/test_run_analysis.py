@@ -107,3 +107,14 @@ def test_step_all_analyses_every_checkpoint_into_curves(trained_run, tmp_path):
     assert all(point["excess_loss"] >= 0 for point in curve)
     assert (tmp_path / "analysis_curve.png").stat().st_size > 0
     assert "step 4 (128 tokens)" in result.stdout
+
+
+def test_sampled_contexts_are_analysed_at_every_trained_position(trained_run, tmp_path):
+    result = run_script(
+        "run_analysis.py", f"run_dir={trained_run}", "contexts=sample", "num_sequences=64", f"output_dir={tmp_path}"
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "analysis.json").read_text())
+    assert report["contexts"] == "sampled (64 sequences)"
+    assert report["max_context_len"] == 8  # the trained sequence_len
+    assert len(report["regression"]["concatenated"]["per_position"]["rmse"]) == 8

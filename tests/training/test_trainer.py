@@ -111,3 +111,14 @@ def test_logged_learning_rate_follows_the_schedule(mess3, tiny_gru_rnn):
         round(float(np.asarray(schedule(s - 1))), 6) for s in (4, 8, 12)
     ]
     assert records[0]["learning_rate"] == pytest.approx(0.01 * 3 / 4)
+
+
+def test_checkpoint_steps_add_checkpoints_without_moving_the_others(mess3, tiny_gru_rnn, tmp_path):
+    config = TrainingConfig(
+        sequence_len=8, batch_size=8, num_steps=12, log_every=4, checkpoint_every=6, checkpoint_steps=[1, 5]
+    )
+    checkpointer = Checkpointer(tmp_path / "checkpoints")
+    result = train(tiny_gru_rnn, mess3, optax.adam(1e-3), config, seed=0, checkpointer=checkpointer)
+    checkpointer.close()
+    assert Checkpointer(tmp_path / "checkpoints").steps() == [1, 5, 6, 12]
+    assert [record["step"] for record in result.metrics] == [4, 8, 12]
