@@ -5,11 +5,14 @@ work from any directory once simplexity is installed. A directory of your own co
 with `hydra.searchpath=[file:///ABSOLUTE/DIR]`: its groups' options are then selectable beside the shipped ones.
 """
 
+from pathlib import Path
+
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from simplexity.analysis import analysis_options, analyze_run, format_report
+from simplexity.analysis.trained_run import SWEEP_TABLE, analyze_sweep, format_sweep_table, sweep_run_dirs
 from simplexity.cli import report_config_errors, run_reporting_user_errors
 from simplexity.config.schema import register_configs
 from simplexity.run import run_experiment
@@ -27,9 +30,15 @@ def _train(cfg: DictConfig) -> float:
 @hydra.main(config_path=CONFIG_PACKAGE, config_name="analyze", version_base=None)
 @report_config_errors
 def _analyze(cfg: DictConfig) -> None:
-    """Analyses the run at `cfg.run_dir` and prints a summary."""
+    """Analyses the run at `cfg.run_dir` (or every run of a sweep directory there) and prints a summary."""
     options = analysis_options(cfg)
-    report = analyze_run(cfg.run_dir, options)
+    run_dir = Path(cfg.run_dir)
+    if not (run_dir / "config.yaml").is_file() and sweep_run_dirs(run_dir):
+        rows = analyze_sweep(run_dir, options)
+        print(format_sweep_table(rows))
+        print(f"wrote analysis.json into each of {len(rows)} runs and {SWEEP_TABLE} to {run_dir}")
+        return
+    report = analyze_run(run_dir, options)
     print(format_report(report))
     print(f"wrote analysis.json and {', '.join(report['figures'])} to {report['output_dir']}")
 

@@ -16,7 +16,7 @@ import numpy as np
 from jaxtyping import Array, Int
 
 from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset
-from simplexity.analysis.controls import last_token_categories, markov_baselines, shuffled_target_probe
+from simplexity.analysis.controls import markov_baselines, shuffled_target_probe
 from simplexity.analysis.pca import PCA, fit_pca
 from simplexity.analysis.regression import ProbeResult, fit_probe, scores_per_group, train_test_split
 from simplexity.config.schema import WEIGHTINGS
@@ -261,7 +261,7 @@ def analyze_contexts(
     best = markov_probes[best_order]
     control_predictions = {
         f"order-{best_order} Markov baseline": (
-            best.affine_map.weights[last_token_categories(dataset, best_order)],
+            best.affine_map.weights,  # the baseline's prediction for every context
             best.r2,
         )
     }

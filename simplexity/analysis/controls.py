@@ -34,15 +34,10 @@ def last_token_categories(dataset: BeliefDataset, order: int) -> np.ndarray:
     return categories.reshape(-1)
 
 
-def markov_baseline(
-    categories: np.ndarray, targets: np.ndarray, weights: np.ndarray, train: np.ndarray, test: np.ndarray
-) -> ProbeResult:
-    """Returns the best affine map from a one-hot of `categories`, fitted on `train` and scored on `test`.
-
-    That map predicts each category's weighted mean target over the training rows; a category absent from them
-    gets the training rows' weighted mean. The map's weights are those means (one row per category, bias 0), so
-    `affine_map(one_hot)` is the prediction.
-    """
+def _category_means(
+    categories: np.ndarray, targets: np.ndarray, weights: np.ndarray, train: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Returns each category's weighted mean target over the training rows, and whether the category was seen."""
     num_categories = int(categories.max()) + 1
     train_weights = weights[train]
     totals = np.bincount(categories[train], weights=train_weights, minlength=num_categories)
@@ -53,14 +48,43 @@ def markov_baseline(
         ],
         axis=1,
     )
-    overall = train_weights @ targets[train] / train_weights.sum()
-    means = np.where(totals[:, None] > 0, sums / np.where(totals > 0, totals, 1.0)[:, None], overall)
-    predictions = means[categories]
+    seen = totals > 0
+    return sums / np.where(seen, totals, 1.0)[:, None], seen
+
+
+def markov_predictions(dataset: BeliefDataset, order: int, weights: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Returns the order-`order` Markov baseline's predicted belief for every context, shape `(n, states)`.
+
+    The best affine map from a one-hot of the last `order` tokens predicts each k-gram's weighted mean belief over
+    the training contexts. A k-gram no training context ends in (a short context held out, say) backs off to the
+    longest suffix that was seen, down to the training contexts' mean.
+    """
+    targets = dataset.beliefs
+    train_weights = weights[train]
+    predictions = np.broadcast_to(train_weights @ targets[train] / train_weights.sum(), targets.shape).copy()
+    for k in range(1, order + 1):
+        categories = last_token_categories(dataset, k)
+        means, seen = _category_means(categories, targets, weights, train)
+        known = seen[categories]
+        predictions[known] = means[categories[known]]
+    return predictions
+
+
+def markov_baseline(
+    dataset: BeliefDataset, order: int, weights: np.ndarray, train: np.ndarray, test: np.ndarray
+) -> ProbeResult:
+    """Returns the order-`order` Markov baseline (`markov_predictions`), fitted on `train` and scored on `test`.
+
+    Its `affine_map` maps a one-hot over the contexts' own rows to the predictions (weights: one row per context),
+    so the map reproduces the baseline on the analysed contexts.
+    """
+    targets = dataset.beliefs
+    predictions = markov_predictions(dataset, order, weights, train)
     return ProbeResult(
-        affine_map=AffineMap(weights=means, bias=np.zeros(targets.shape[1])),
+        affine_map=AffineMap(weights=predictions, bias=np.zeros(targets.shape[1])),
         r2=weighted_r2(targets[test], predictions[test], weights[test]),
         rmse=weighted_rmse(targets[test], predictions[test], weights[test]),
-        train_r2=weighted_r2(targets[train], predictions[train], train_weights),
+        train_r2=weighted_r2(targets[train], predictions[train], weights[train]),
     )
 
 
@@ -68,10 +92,7 @@ def markov_baselines(
     dataset: BeliefDataset, weights: np.ndarray, train: np.ndarray, test: np.ndarray, orders=MARKOV_ORDERS
 ) -> dict[int, ProbeResult]:
     """Returns the order-k Markov baseline probe for each `k` in `orders`, fitted and scored like a model's."""
-    return {
-        order: markov_baseline(last_token_categories(dataset, order), dataset.beliefs, weights, train, test)
-        for order in orders
-    }
+    return {order: markov_baseline(dataset, order, weights, train, test) for order in orders}
 
 
 def shuffled_target_probe(

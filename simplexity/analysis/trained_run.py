@@ -6,7 +6,8 @@ activations, a context too long) raises a one-line `ConfigError` before anything
 """
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -259,6 +260,64 @@ def _curve(run: TrainedRun, options: AnalysisOptions, dataset: BeliefDataset) ->
             }
         )
     return points
+
+
+SWEEP_TABLE = "analysis_table.json"
+
+
+def sweep_run_dirs(directory: str | Path) -> list[Path]:
+    """Returns the run directories (holding `config.yaml`) directly inside a sweep directory, in natural order."""
+    directory = Path(directory)
+    runs = [path for path in directory.iterdir() if (path / "config.yaml").is_file()] if directory.is_dir() else []
+    return sorted(
+        runs, key=lambda path: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+    )
+
+
+def analyze_sweep(sweep_dir: str | Path, options: AnalysisOptions | None = None) -> list[dict[str, Any]]:
+    """Analyses every run of a sweep directory (each into its own directory) and writes one table of them.
+
+    The table, `analysis_table.json` in the sweep directory, has one row per run: its directory, step, model,
+    process, and the held-out R^2 and RMSE of each probe with the RMSE ratios to the controls.
+
+    Raises:
+        ConfigError: when `sweep_dir` holds no run directory, or a run cannot be analysed.
+    """
+    options = options or AnalysisOptions()
+    runs = sweep_run_dirs(sweep_dir)
+    if not runs:
+        raise ConfigError.invalid("run_dir", str(sweep_dir), "holds neither config.yaml nor run directories that do")
+    rows = []
+    for run_dir in runs:
+        report = analyze_run(run_dir, replace(options, output_dir=None))
+        rows.append(
+            {
+                "run_dir": report["run_dir"],
+                "step": report["step"],
+                "model": report["model"],
+                "process": report["process"],
+                "regression": {
+                    name: {key: scores[key] for key in ("r2", "rmse", "rmse_over_untrained", "rmse_over_best_markov")}
+                    for name, scores in report["regression"].items()
+                },
+            }
+        )
+    path = Path(sweep_dir) / SWEEP_TABLE
+    path.write_text(json.dumps(rows, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    return rows
+
+
+def format_sweep_table(rows: list[dict[str, Any]]) -> str:
+    """Returns one line per run: its directory name and the concatenated probe's R^2, RMSE and ratios."""
+    lines = ["run  step  model  R^2  RMSE  x untrained  x best Markov (concatenated probe)"]
+    for row in rows:
+        scores = row["regression"][CONCATENATED]
+        lines.append(
+            f"{Path(row['run_dir']).name}  {row['step']}  {row['model']}  {_formatted(scores['r2'])}  "
+            f"{_formatted(scores['rmse'])}  {_formatted(scores['rmse_over_untrained'])}  "
+            f"{_formatted(scores['rmse_over_best_markov'])}"
+        )
+    return "\n".join(lines)
 
 
 def _formatted(value: float | None) -> str:

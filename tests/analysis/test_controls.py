@@ -2,11 +2,14 @@
 
 import numpy as np
 import pytest
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from simplexity.analysis import CONCATENATED, analyze_model, belief_dataset
-from simplexity.analysis.controls import last_token_categories, markov_baseline, shuffled_target_probe
+from simplexity.analysis.controls import markov_baseline, markov_predictions, shuffled_target_probe
 from simplexity.analysis.pca import fit_pca
 from simplexity.analysis.regression import fit_probe, scores_per_group, train_test_split
+from simplexity.config import CONFIG_DIR
 from simplexity.generative_processes import build_hidden_markov_model
 from simplexity.predictive_models import build_gru_rnn
 
@@ -17,33 +20,50 @@ def geometry(mess3, tiny_gru_rnn):
     return analyze_model(tiny_gru_rnn, mess3, 4, untrained=untrained, batch_size=64)
 
 
+def suffix_mean(dataset, rows, row, order):
+    """The weighted mean belief of the contexts among `rows` whose last `order` tokens (or whole word) match row's."""
+    length = dataset.lengths[row]
+    key = (min(length, order), tuple(dataset.tokens[row][max(0, length - order) : length]))
+    alike = [
+        r
+        for r in rows
+        if (
+            min(dataset.lengths[r], order),
+            tuple(dataset.tokens[r][max(0, dataset.lengths[r] - order) : dataset.lengths[r]]),
+        )
+        == key
+    ]
+    if not alike:
+        return None
+    return np.average(dataset.beliefs[alike], axis=0, weights=dataset.probabilities[alike])
+
+
 def test_the_markov_baseline_predicts_the_mean_belief_of_contexts_ending_alike(mess3):
     dataset = belief_dataset(mess3, 4)
-    weights = dataset.probabilities
     train, test = train_test_split(len(dataset), 0.2, 0)
-    probe = markov_baseline(last_token_categories(dataset, 2), dataset.beliefs, weights, train, test)
-    for row in test[:20]:
-        length, tokens = dataset.lengths[row], dataset.tokens[row]
-        suffix = tuple(tokens[max(0, length - 2) : length])
-        alike = [
-            r
-            for r in train
-            if dataset.lengths[r] >= min(length, 2)
-            and tuple(dataset.tokens[r][max(0, dataset.lengths[r] - 2) : dataset.lengths[r]]) == suffix
-            and min(dataset.lengths[r], 2) == min(length, 2)
-        ]
-        # A k-gram no training context ends in takes the training contexts' mean.
-        rows = alike if alike else list(train)
-        expected = np.average(dataset.beliefs[rows], axis=0, weights=weights[rows])
-        category = last_token_categories(dataset, 2)[row]
-        np.testing.assert_allclose(probe.affine_map.weights[category], expected, atol=1e-12)
+    predictions = markov_predictions(dataset, 2, dataset.probabilities, train)
+    for row in test:
+        # A k-gram no training context ends in backs off to the order-1 suffix.
+        expected = suffix_mean(dataset, train, row, 2)
+        if expected is None:
+            expected = suffix_mean(dataset, train, row, 1)
+        np.testing.assert_allclose(predictions[row], expected, atol=1e-12)
+    probe = markov_baseline(dataset, 2, dataset.probabilities, train, test)
+    np.testing.assert_allclose(probe.affine_map.weights, predictions)
+
+
+def test_held_out_short_contexts_back_off_so_a_longer_memory_is_never_worse(mess3):
+    dataset = belief_dataset(build_hidden_markov_model("mess3", x=0.05, a=0.85), 6)
+    train, test = train_test_split(len(dataset), 0.2, 0)
+    rmse = [markov_baseline(dataset, order, dataset.probabilities, train, test).rmse for order in (1, 2, 3)]
+    assert rmse[0] > rmse[1] > rmse[2]
 
 
 def test_the_order_one_baseline_is_exact_for_a_process_of_markov_order_one():
     golden = build_hidden_markov_model("no_consecutive_ones", p=0.5)
     dataset = belief_dataset(golden, 6)
     train, test = train_test_split(len(dataset), 0.2, 0)
-    probe = markov_baseline(last_token_categories(dataset, 1), dataset.beliefs, dataset.probabilities, train, test)
+    probe = markov_baseline(dataset, 1, dataset.probabilities, train, test)
     assert probe.rmse < 1e-12 and probe.r2 == pytest.approx(1.0, abs=1e-12)
 
 
@@ -110,3 +130,14 @@ def test_pca_reports_the_components_holding_each_share_of_the_variance(geometry)
     summary = geometry.summary()
     assert set(summary["pca_components_for_variance"]["layer_1"]) == {"0.8", "0.9", "0.95", "0.99"}
     assert summary["pca_cumulative_explained_variance"]["layer_1"][-1] == pytest.approx(1.0)
+
+
+def test_the_mixture_is_analysable():
+    mixture = instantiate(
+        OmegaConf.load(CONFIG_DIR / "generative_process" / "mixture_golden_mean_zero_one_random.yaml").instance
+    )
+    model = build_gru_rnn(vocab_size=mixture.vocab_size, embedding_size=4, num_layers=1, hidden_size=8, seed=0)
+    summary = analyze_model(model, mixture, 4, untrained=model, batch_size=64).summary()
+    assert summary["num_contexts"] > 0
+    assert summary["regression"][CONCATENATED]["rmse"] is not None
+    assert summary["controls"]["markov"]["order_3"]["rmse"] is not None

@@ -118,3 +118,14 @@ def test_sampled_contexts_are_analysed_at_every_trained_position(trained_run, tm
     assert report["contexts"] == "sampled (64 sequences)"
     assert report["max_context_len"] == 8  # the trained sequence_len
     assert len(report["regression"]["concatenated"]["per_position"]["rmse"]) == 8
+
+
+def test_a_sweep_directory_is_analysed_run_by_run_into_one_table(trained_run, tmp_path):
+    for job in ("0", "1"):
+        (tmp_path / job).symlink_to(trained_run, target_is_directory=True)
+    result = run_script("run_analysis.py", f"run_dir={tmp_path}", "max_context_len=3")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads((tmp_path / "analysis_table.json").read_text())
+    assert [Path(row["run_dir"]).name for row in rows] == ["0", "1"]
+    assert rows[0]["regression"]["concatenated"] == rows[1]["regression"]["concatenated"]
+    assert "x best Markov" in result.stdout.splitlines()[0]
