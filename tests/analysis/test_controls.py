@@ -47,6 +47,7 @@ def test_the_markov_baseline_predicts_the_mean_belief_of_contexts_ending_alike(m
         expected = suffix_mean(dataset, train, row, 2)
         if expected is None:
             expected = suffix_mean(dataset, train, row, 1)
+        assert expected is not None
         np.testing.assert_allclose(predictions[row], expected, atol=1e-12)
     probe = markov_baseline(dataset, 2, dataset.probabilities, train, test)
     np.testing.assert_allclose(probe.affine_map.weights, predictions)

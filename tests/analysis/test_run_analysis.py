@@ -128,4 +128,4 @@ def test_a_sweep_directory_is_analysed_run_by_run_into_one_table(trained_run, tm
     rows = json.loads((tmp_path / "analysis_table.json").read_text())
     assert [Path(row["run_dir"]).name for row in rows] == ["0", "1"]
     assert rows[0]["regression"]["concatenated"] == rows[1]["regression"]["concatenated"]
-    assert "x best Markov" in result.stdout.splitlines()[0]
+    assert "run  step  model  R^2  RMSE  x untrained  x best Markov" in result.stdout
