@@ -212,38 +212,55 @@ WEIGHTINGS = ("probability", "uniform")
 
 
 @dataclass
-class AnalysisSettings:
-    """`analysis`: belief-geometry probes run during training, every `every` steps (null: off)."""
+class ProbeSettings:
+    """How belief-geometry probes are fitted: the contexts, their weights and the held-out split.
 
-    every: int | None = None  # a multiple of training.log_every
+    Shared by the analysis of a run (`run_analysis.py`) and the probes during training (`analysis`).
+    """
+
     max_context_len: int | None = None  # null: training.sequence_len, shortened to what fits in max_contexts
     max_contexts: int = 20_000
     min_probability: float = 0.0
-    weights: str = "probability"
+    weights: str = "probability"  # or uniform: each distinct context once
     last_position_only: bool = False
     test_fraction: float = 0.2
     split_seed: int = 0
+
+    def check_probes(self, prefix: str) -> None:
+        """Raises a `ConfigError` naming `<prefix><field>` for a probe setting that cannot be used."""
+        require_optional_positive_int(f"{prefix}max_context_len", self.max_context_len)
+        require_positive_int(f"{prefix}max_contexts", self.max_contexts)
+        if not _is_number(self.min_probability) or not 0 <= self.min_probability < 1:
+            raise ConfigError.invalid(f"{prefix}min_probability", self.min_probability, "must be a number in [0, 1)")
+        if self.weights not in WEIGHTINGS:
+            raise ConfigError.invalid(f"{prefix}weights", self.weights, f"must be one of {', '.join(WEIGHTINGS)}")
+        if not isinstance(self.last_position_only, bool):
+            raise ConfigError.invalid(f"{prefix}last_position_only", self.last_position_only, "must be true or false")
+        if not _is_number(self.test_fraction) or not 0 < self.test_fraction < 1:
+            raise ConfigError.invalid(
+                f"{prefix}test_fraction", self.test_fraction, "must be a number strictly between 0 and 1"
+            )
+        require_non_negative_int(f"{prefix}split_seed", self.split_seed)
+
+
+@dataclass
+class AnalysisSettings(ProbeSettings):
+    """`analysis`: belief-geometry probes run during training, every `every` steps (null: off)."""
+
+    every: int | None = None  # a multiple of training.log_every
 
     def check(self, log_every: int, sequence_len: int) -> None:
         """Raises a `ConfigError` naming `analysis.<field>` for a value that cannot be used."""
         every = require_optional_positive_int("analysis.every", self.every)
         if every is not None and every % log_every:
             raise ConfigError.invalid("analysis.every", every, f"must be a multiple of training.log_every={log_every}")
-        length = require_optional_positive_int("analysis.max_context_len", self.max_context_len)
-        if length is not None and length > sequence_len:
+        self.check_probes("analysis.")
+        if self.max_context_len is not None and self.max_context_len > sequence_len:
             raise ConfigError.invalid(
-                "analysis.max_context_len", length, f"must be at most training.sequence_len={sequence_len}"
+                "analysis.max_context_len",
+                self.max_context_len,
+                f"must be at most training.sequence_len={sequence_len}",
             )
-        require_positive_int("analysis.max_contexts", self.max_contexts)
-        if not 0 <= self.min_probability < 1:
-            raise ConfigError.invalid("analysis.min_probability", self.min_probability, "must be a number in [0, 1)")
-        if self.weights not in WEIGHTINGS:
-            raise ConfigError.invalid("analysis.weights", self.weights, f"must be one of {', '.join(WEIGHTINGS)}")
-        if not 0 < self.test_fraction < 1:
-            raise ConfigError.invalid(
-                "analysis.test_fraction", self.test_fraction, "must be a number strictly between 0 and 1"
-            )
-        require_non_negative_int("analysis.split_seed", self.split_seed)
 
 
 @dataclass
