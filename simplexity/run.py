@@ -1,5 +1,6 @@
 """Runs one experiment in a run directory: resume if asked, train, checkpoint, log; nothing written on a mistake."""
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from simplexity.config import ConfigError, ExperimentConfig, validate_experiment
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.logging import make_loggers
 from simplexity.persistence import Checkpointer, resolve_resume
+from simplexity.persistence.run_lock import RunDirectoryLock
 from simplexity.predictive_models import summarize
 from simplexity.training import (
     NonFiniteLossError,
@@ -64,6 +66,24 @@ def run_experiment(cfg: DictConfig | ExperimentConfig, run_dir: str | Path) -> f
     probes = training_probes(config.analysis, experiment.process, experiment.model, config.training.sequence_len)
     evaluations = [] if probes is None else [probes]
 
+    # Only process 0 of a multi-host run writes into the (shared) run directory, so only it takes the lock.
+    lock = RunDirectoryLock(run_dir) if jax.process_index() == 0 else contextlib.nullcontext()
+    with lock:
+        result = _train_in(config, experiment, run_dir, checkpoint_dir, state, start_step, evaluations)
+    final = result.metrics[-1] if result.metrics else {}
+    return float(final.get("validation/loss", final.get("loss", float("nan"))))
+
+
+def _train_in(
+    config: ExperimentConfig,
+    experiment: Experiment,
+    run_dir: Path,
+    checkpoint_dir: Path | None,
+    state: Any,
+    start_step: int,
+    evaluations: list[Any],
+) -> Any:
+    """Writes the config, trains with the configured loggers and checkpoints, and returns the `TrainResult`."""
     run_dir.mkdir(parents=True, exist_ok=True)
     write_resolved_config(config, run_dir)
     _print_header(experiment, run_dir, start_step)
@@ -89,8 +109,7 @@ def run_experiment(cfg: DictConfig | ExperimentConfig, run_dir: str | Path) -> f
             logger.close()
         if checkpointer is not None:
             checkpointer.close()
-    final = result.metrics[-1] if result.metrics else {}
-    return float(final.get("validation/loss", final.get("loss", float("nan"))))
+    return result
 
 
 def _print_header(experiment: Experiment, run_dir: Path, start_step: int) -> None:
