@@ -16,7 +16,7 @@ import numpy as np
 from jaxtyping import Array, Int
 
 from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset
-from simplexity.analysis.controls import markov_baselines, shuffled_target_probe
+from simplexity.analysis.controls import best_markov_order, markov_baselines, shuffled_target_probe
 from simplexity.analysis.pca import PCA, fit_pca
 from simplexity.analysis.regression import ProbeResult, fit_probe, scores_per_group, train_test_split
 from simplexity.config.schema import WEIGHTINGS
@@ -131,7 +131,7 @@ class BeliefGeometry:
     @property
     def best_markov_order(self) -> int:
         """The order whose Markov baseline has the lowest held-out RMSE."""
-        return min(self.markov_probes, key=lambda order: self.markov_probes[order].rmse)
+        return best_markov_order(self.markov_probes)
 
     def summary(self, num_pca_components: int = 10) -> dict[str, Any]:
         """Returns the numbers of the analysis as plain JSON-ready values (NaN becomes None).
@@ -257,7 +257,7 @@ def analyze_contexts(
     }
     predictions = {name: probes[name].affine_map(values) for name, values in features.items()}
     markov_probes = markov_baselines(dataset, context_weights, train, test)
-    best_order = min(markov_probes, key=lambda order: markov_probes[order].rmse)
+    best_order = best_markov_order(markov_probes)
     best = markov_probes[best_order]
     control_predictions = {
         f"order-{best_order} Markov baseline": (

@@ -95,6 +95,11 @@ def markov_baselines(
     return {order: markov_baseline(dataset, order, weights, train, test) for order in orders}
 
 
+def best_markov_order(baselines: dict[int, ProbeResult]) -> int:
+    """Returns the order whose Markov baseline has the lowest held-out RMSE."""
+    return min(baselines, key=lambda order: baselines[order].rmse)
+
+
 def shuffled_target_probe(
     features: np.ndarray,
     targets: np.ndarray,

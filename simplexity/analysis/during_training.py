@@ -11,7 +11,7 @@ import numpy as np
 
 from simplexity.analysis.belief_dataset import BeliefDataset, TooManyContextsError, belief_dataset
 from simplexity.analysis.belief_geometry import model_outputs, probe_features, probe_split
-from simplexity.analysis.controls import markov_baselines
+from simplexity.analysis.controls import best_markov_order, markov_baselines
 from simplexity.analysis.regression import fit_probe
 from simplexity.config.errors import ConfigError
 from simplexity.config.schema import AnalysisSettings
@@ -91,6 +91,7 @@ def training_probes(
     _, weights, train, test = probe_split(
         dataset, settings.weights, settings.last_position_only, settings.test_fraction, settings.split_seed
     )
+    baselines = markov_baselines(dataset, weights, train, test)
     probes = TrainingProbes(
         every=settings.every,
         dataset=dataset,
@@ -98,7 +99,7 @@ def training_probes(
         train=train,
         test=test,
         untrained_rmse={},
-        best_markov_rmse=min(probe.rmse for probe in markov_baselines(dataset, weights, train, test).values()),
+        best_markov_rmse=baselines[best_markov_order(baselines)].rmse,
     )
     try:
         probes.untrained_rmse = {name: rmse for name, (_, rmse) in probes.probe_rmse(untrained).items()}

@@ -73,13 +73,19 @@ class Presentation:
         Arguments:
             beliefs: states normalised so that `belief @ r = 1`, shape `(n, states)`.
         """
-        unnormalized = np.einsum("ni,xij->nxj", beliefs, self.transition_matrices)
+        masses, possible, normalized = self._normalize(np.einsum("ni,xij->nxj", beliefs, self.transition_matrices))
+        probabilities = np.where(possible, masses, 0.0)
+        successors = np.where(possible[..., None], normalized, 0.0)
+        return probabilities / probabilities.sum(axis=1, keepdims=True), successors
+
+    def _normalize(self, unnormalized: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Returns the masses `v @ r` of unnormalised states, whether each is possible, and the states over their mass.
+
+        A mass at most `ROUNDING_ZERO` is an impossible token; its state is returned divided by 1.
+        """
         masses = unnormalized @ self.normalizing_eigenvector
         possible = masses > ROUNDING_ZERO
-        safe = np.where(possible, masses, 1.0)
-        successors = np.where(possible[..., None], unnormalized / safe[..., None], 0.0)
-        probabilities = np.where(possible, masses, 0.0)
-        return probabilities / probabilities.sum(axis=1, keepdims=True), successors
+        return masses, possible, unnormalized / np.where(possible, masses, 1.0)[..., None]
 
     def filter(self, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Runs the forward (belief) filter along token sequences from the initial state.
@@ -104,9 +110,8 @@ class Presentation:
         beliefs[:, 0] = belief
         for position in range(flat.shape[1]):
             unnormalized = np.einsum("ni,nij->nj", belief, self.transition_matrices[flat[:, position]])
-            masses = unnormalized @ self.normalizing_eigenvector
-            possible = masses > ROUNDING_ZERO
-            belief = np.where(possible[:, None], unnormalized / np.where(possible, masses, 1.0)[:, None], belief)
+            masses, possible, normalized = self._normalize(unnormalized)
+            belief = np.where(possible[:, None], normalized, belief)
             beliefs[:, position + 1] = belief
             log_probabilities[:, position] = np.where(possible, np.log(np.where(possible, masses, 1.0)), -np.inf)
         return (
