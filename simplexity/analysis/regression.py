@@ -25,6 +25,10 @@ class AffineMap:
         return np.asarray(features, dtype=np.float64) @ self.weights + self.bias
 
 
+# Relative spread of squared targets below which they count as constant: 2^-40, far above float64 rounding.
+_ROUNDING_SPREAD = 2.0**-40
+
+
 def _as_weights(weights: np.ndarray | None, n: int) -> np.ndarray:
     if weights is None:
         return np.ones(n)
@@ -68,7 +72,8 @@ def weighted_r2(targets: np.ndarray, predictions: np.ndarray, weights: np.ndarra
     """Returns `1 - SS_res / SS_tot`, pooled over output dimensions, each point weighted.
 
     `SS_res = sum_i w_i ||y_i - yhat_i||^2` and `SS_tot = sum_i w_i ||y_i - ybar||^2` with `ybar` the weighted mean
-    of `targets`; NaN when the targets do not vary.
+    of `targets`; NaN when the targets do not vary (a spread within float64 rounding of their size counts as none:
+    held-out beliefs that are one point, recomputed through different paths, differ only by rounding).
 
     Arguments:
         targets: shape `(n, outputs)`.
@@ -80,7 +85,8 @@ def weighted_r2(targets: np.ndarray, predictions: np.ndarray, weights: np.ndarra
     mean = weights @ targets / weights.sum()
     residual = weights @ np.sum((targets - predictions) ** 2, axis=1)
     spread = weights @ np.sum((targets - mean) ** 2, axis=1)
-    return float(1.0 - residual / spread) if spread > 0 else float("nan")
+    size = weights @ np.sum(targets**2, axis=1)
+    return float(1.0 - residual / spread) if spread > _ROUNDING_SPREAD * size else float("nan")
 
 
 def weighted_rmse(targets: np.ndarray, predictions: np.ndarray, weights: np.ndarray | None = None) -> float:

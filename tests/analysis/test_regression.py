@@ -62,6 +62,13 @@ def test_r2_of_constant_targets_is_nan():
     assert np.isnan(weighted_r2(np.ones((4, 2)), np.ones((4, 2))))
 
 
+def test_r2_of_targets_differing_by_rounding_is_nan():
+    # One belief reached along two paths: equal up to float64 rounding, so there is no spread to explain.
+    belief = np.array([[0.2, 0.3, 0.5]])
+    targets = np.concatenate([belief, belief * (1 + 2.0**-52)])
+    assert np.isnan(weighted_r2(targets, targets + 0.01))
+
+
 def test_negative_weights_are_refused():
     with pytest.raises(ValueError, match="non-negative"):
         fit_affine_map(np.zeros((2, 1)), np.zeros((2, 1)), np.array([1.0, -1.0]))
