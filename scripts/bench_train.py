@@ -157,15 +157,16 @@ class FusedLoop:
     def __init__(self, model: PredictiveModel, process: GenerativeProcess, config: TrainingConfig, steps: int):
         optimizer = optax.adam(LEARNING_RATE)
         self.state = initial_train_state(model, optimizer)
+        self.initial_params = eqx.filter(model, eqx.is_array)
         train_chunk = make_train_chunk(model, process, optimizer, config, training_data_key(0))
         start = time.perf_counter()
-        self.compiled = train_chunk.lower(self.state, steps).compile()  # pyright: ignore[reportFunctionMemberAccess]
+        self.compiled = train_chunk.lower(self.state, self.initial_params, steps).compile()  # pyright: ignore
         self.compile_seconds = time.perf_counter() - start
         self.run()  # the first call pays for allocation; it is not timed
 
     def run(self) -> None:
         """Takes one chunk of steps and waits for it."""
-        self.state, sums = self.compiled(self.state)
+        self.state, sums = self.compiled(self.state, self.initial_params)
         jax.block_until_ready(sums)
 
 

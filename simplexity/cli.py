@@ -5,8 +5,9 @@ import math
 import os
 import re
 import sys
+import time
 from collections.abc import Callable
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, NoReturn
 
 from hydra.core.hydra_config import HydraConfig
@@ -15,15 +16,31 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from simplexity.config.errors import UserError, one_line
+from simplexity.config.errors import StorageError, UserError, one_line
 from simplexity.config.validation import GROUP_OF_NODE
+from simplexity.persistence.orbax_fallout import silence_abandoned_orbax_io
 from simplexity.sweeps.failed_jobs import record_failure
 
 USER_ERROR_EXIT_CODE = UserError.exit_code
+# The shell's convention for a process stopped by SIGINT (128 + 2).
+INTERRUPTED_EXIT_CODE = 130
 # Read before `run_reporting_user_errors` sets the variable for Hydra's sake.
 _USER_WANTS_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
 # Set when Hydra hands the composed config to the task: errors before it are the command line's.
 _TASK_STARTED = False
+# When this command started (this module is imported before Hydra creates the run directory); a directory whose
+# status changed since was made (or touched) by this command. One second of slack covers coarse file clocks.
+_COMMAND_STARTED_AT = time.time() - 1.0
+
+
+def _override_key(group: str, option: str) -> str:
+    """Returns the key as the command line typed it for choosing `option` of `group` (`group@package`, say)."""
+    pattern = re.compile(rf"[+~]*({re.escape(group)}(@[\w.]+)?)={re.escape(option)}")
+    for argument in sys.argv[1:]:
+        match = pattern.fullmatch(argument)
+        if match:
+            return match.group(1)
+    return group
 
 
 def describe_user_error(error: BaseException) -> str:
@@ -32,7 +49,8 @@ def describe_user_error(error: BaseException) -> str:
         path = PurePosixPath(error.missing_cfg_file)
         group = str(path.parent)
         allowed = ", ".join(error.options) if error.options else "none"
-        return f"{group}={path.name}: no such option in config group '{group}'; available: {allowed}"
+        key = _override_key(group, path.name)
+        return f"{key}={path.name}: no such option in config group '{group}'; available: {allowed}"
     if isinstance(error, OverrideParseException):
         return f"{error.override}: cannot parse this override: {one_line(error)}"
     cause = error.__cause__
@@ -83,9 +101,24 @@ def report_config_errors(task: Callable[[DictConfig], Any]) -> Callable[[DictCon
                 failure = record_failure(hydra_config.runtime.output_dir, hydra_config.job.num, overrides, str(error))
                 print(f"error: {failure.describe()}", file=sys.stderr)
                 return math.inf
+            remove_if_created_empty(Path(hydra_config.runtime.output_dir))
             _exit_with(str(error), error.exit_code)
 
     return wrapped
+
+
+def remove_if_created_empty(directory: Path) -> None:
+    """Removes `directory` if it is empty and this command made it.
+
+    Hydra makes the run directory before the task checks the config, so a rejected config would otherwise leave
+    an empty directory behind. Parents Hydra made with it stay: a parent's status time changes whenever an entry
+    is added, so it cannot tell a parent made now from an empty one the user made earlier.
+    """
+    try:
+        if directory.is_dir() and not any(directory.iterdir()) and directory.stat().st_ctime >= _COMMAND_STARTED_AT:
+            directory.rmdir()
+    except OSError:
+        pass  # nothing was written there; a directory that cannot be inspected or removed is left as it is
 
 
 def run_reporting_user_errors(app: Callable[[], Any]) -> None:
@@ -96,8 +129,34 @@ def run_reporting_user_errors(app: Callable[[], Any]) -> None:
     """
     # Make Hydra re-raise instead of printing its own multi-line report, so the error is reported here.
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    if not _USER_WANTS_TRACEBACK:
+        silence_abandoned_orbax_io()
+    try:
+        _report_user_errors(app)
+    except SystemExit as stop:
+        if stop.code in (None, 0):
+            raise
+        # A failure whose one line is printed: leave without the interpreter's teardown, where the asynchronous
+        # reads and writes orbax abandoned on a failed restore or save would print "Event loop is closed"
+        # tracebacks after that line. Every file of the run is closed by now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(stop.code if isinstance(stop.code, int) else 1)
+
+
+def _report_user_errors(app: Callable[[], Any]) -> None:
     try:
         app()
+    except KeyboardInterrupt:
+        # Ctrl-C outside the training loop (which reports its own step): nothing to keep but what is written.
+        _exit_with("interrupted", INTERRUPTED_EXIT_CODE)
+    except OSError as error:
+        if _USER_WANTS_TRACEBACK or _TASK_STARTED or isinstance(error, HydraException):
+            if isinstance(error, HydraException) and not _USER_WANTS_TRACEBACK:  # a missing config file
+                _exit_with(describe_user_error(error))
+            raise
+        # Before the task: Hydra could not make the run directory (under a file, or in a read-only parent).
+        _exit_with(f"hydra.run.dir: {error.filename} cannot be created ({error.strerror})", StorageError.exit_code)
     except Exception as error:
         # Before the task starts, anything that fails is the command line's or the config's fault (Hydra raises
         # a plain ValueError for some malformed overrides); once it has started, only known user errors are.

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 from simplexity.config import ConfigError, ExperimentConfig, validate_experiment_config
 from simplexity.config.errors import one_line
 from simplexity.config.schema import DataGeneratorConfig
-from simplexity.generative_processes import GenerativeProcess
+from simplexity.generative_processes import GenerativeProcess, estimate_entropy_rate
 from simplexity.logging import MetricsLogger
 from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import PredictiveModel, as_predictive_model
@@ -65,7 +65,28 @@ class Experiment:
             resume_from=resume_from,
             learning_rate=self.learning_rate,
             evaluations=evaluations,
+            entropy_rate=training_entropy_rate(self.process),
         )
+
+
+# The entropy rate the training loss is compared with needs no more precision than float32 losses have; a process
+# whose mixed states outgrow this many per length before it converges goes without that metric.
+_ENTROPY_RATE_TOLERANCE = 1e-6
+_ENTROPY_RATE_MAX_STATES = 100_000
+
+
+def training_entropy_rate(process: GenerativeProcess) -> float | None:
+    """Returns the entropy rate (nats) for the logged `loss_over_entropy_rate`, or None where it is out of reach.
+
+    Out of reach: the myopic entropies do not converge before a length holds `_ENTROPY_RATE_MAX_STATES` mixed
+    states (a fraction of a second to find out), as for `leaky_rrxor` and `tom_quantum`.
+    """
+    try:
+        return estimate_entropy_rate(
+            process, tolerance=_ENTROPY_RATE_TOLERANCE, max_states=_ENTROPY_RATE_MAX_STATES
+        ).value
+    except ValueError:
+        return None
 
 
 def instantiate(key: str, node: Any, **overrides: Any) -> Any:

@@ -10,13 +10,17 @@ from omegaconf import DictConfig, OmegaConf
 
 from simplexity.analysis.during_training import training_probes
 from simplexity.config import ConfigError, ExperimentConfig, validate_experiment_config
+from simplexity.config.errors import StorageError, UserError, one_line
 from simplexity.experiment import Experiment, build_experiment
-from simplexity.logging import make_loggers
+from simplexity.logging import check_tracking_uri, make_loggers
 from simplexity.persistence import Checkpointer, resolve_resume
+from simplexity.persistence.checkpointer import CheckpointWriteError
+from simplexity.persistence.provenance import ProvenanceLog, collect_provenance
 from simplexity.persistence.run_lock import RunDirectoryLock
 from simplexity.predictive_models import summarize
 from simplexity.training import (
     NonFiniteLossError,
+    TrainingInterruptedError,
     check_batch_splits_over_devices,
     initial_train_state,
     initialize_distributed,
@@ -44,6 +48,8 @@ def run_experiment(cfg: DictConfig | ExperimentConfig, run_dir: str | Path) -> f
         NonFiniteLossError: the loss became non-finite; the message names the last good checkpoint, kept.
     """
     config = validate_experiment_config(cfg)
+    if "mlflow" in config.logging.loggers and config.logging.mlflow.tracking_uri is not None:
+        check_tracking_uri(config.logging.mlflow.tracking_uri)
     initialize_distributed(config.distributed)
     run_dir = Path(run_dir).absolute()
     experiment = build_experiment(config)
@@ -68,8 +74,15 @@ def run_experiment(cfg: DictConfig | ExperimentConfig, run_dir: str | Path) -> f
 
     # Only process 0 of a multi-host run writes into the (shared) run directory, so only it takes the lock.
     lock = RunDirectoryLock(run_dir) if jax.process_index() == 0 else contextlib.nullcontext()
-    with lock:
-        result = _train_in(config, experiment, run_dir, checkpoint_dir, state, start_step, evaluations)
+    try:
+        with lock:
+            result = _train_in(config, experiment, run_dir, checkpoint_dir, state, start_step, evaluations)
+    except OSError as error:  # the run directory, its config, metrics or provenance cannot be written
+        path = error.filename or run_dir
+        raise StorageError(
+            f"hydra.run.dir={str(run_dir)!r}: {path} cannot be written ({error.strerror or one_line(error)}); "
+            f"{_kept_checkpoints(checkpoint_dir)}"
+        ) from error
     final = result.metrics[-1] if result.metrics else {}
     return float(final.get("validation/loss", final.get("loss", float("nan"))))
 
@@ -85,31 +98,94 @@ def _train_in(
 ) -> Any:
     """Writes the config, trains with the configured loggers and checkpoints, and returns the `TrainResult`."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_resolved_config(config, run_dir)
+    if jax.process_index() == 0:
+        write_resolved_config(config, run_dir)
     _print_header(experiment, run_dir, start_step)
+    provenance = ProvenanceLog(run_dir, collect_provenance(start_step)) if jax.process_index() == 0 else None
     loggers = make_loggers(config.logging, run_dir, experiment.training.num_steps)
     checkpointer = None if checkpoint_dir is None else Checkpointer(checkpoint_dir, config.persistence.max_to_keep)
     resolved: Any = OmegaConf.to_container(OmegaConf.structured(config))
+    failed = True
     try:
         for logger in loggers:
             logger.log_config(resolved)
+            if provenance is not None:
+                logger.log_provenance(provenance.record)
         result = experiment.train(
             loggers=loggers, checkpointer=checkpointer, resume_from=state, evaluations=evaluations
         )
-    except NonFiniteLossError as error:
-        steps = checkpointer.steps() if checkpointer is not None else []
-        kept = (
-            f"the last good checkpoint is step {steps[-1]} in {checkpoint_dir}"
-            if steps
-            else "no checkpoint was written"
-        )
-        raise NonFiniteLossError(f"{error}; {kept}") from error
+        failed = False
+    except (NonFiniteLossError, TrainingInterruptedError, CheckpointWriteError) as error:
+        reported = _reported(error, checkpoint_dir)
+        _finish(provenance, reported, checkpoint_dir)
+        raise reported from error
+    except BaseException as error:
+        _finish(provenance, error, checkpoint_dir)
+        raise
+    else:
+        if provenance is not None:
+            provenance.finish(0, int(result.state.step))
+            for logger in loggers:
+                logger.log_provenance(provenance.record)
     finally:
         for logger in loggers:
-            logger.close()
+            logger.close(failed=failed)
         if checkpointer is not None:
             checkpointer.close()
     return result
+
+
+def _last_checkpoint(checkpoint_dir: Path | None) -> int | None:
+    if checkpoint_dir is None:
+        return None
+    with Checkpointer(checkpoint_dir) as checkpointer:
+        steps = checkpointer.steps()
+    return steps[-1] if steps else None
+
+
+def _kept_checkpoints(checkpoint_dir: Path | None) -> str:
+    """Returns where the run's work is kept: `the last good checkpoint is step M in DIR`, or that there is none."""
+    last = _last_checkpoint(checkpoint_dir)
+    return (
+        f"the last good checkpoint is step {last} in {checkpoint_dir}"
+        if last is not None
+        else "no checkpoint was written"
+    )
+
+
+def _reported(
+    error: NonFiniteLossError | TrainingInterruptedError | CheckpointWriteError, checkpoint_dir: Path | None
+) -> UserError:
+    """Returns the one-line error the command line reports for a run that stopped, naming the kept checkpoint."""
+    if isinstance(error, TrainingInterruptedError):
+        kept = (
+            f"saved checkpoint {error.saved} in {checkpoint_dir}"
+            if error.saved is not None
+            else _kept_checkpoints(checkpoint_dir).replace("the last good checkpoint", "the last checkpoint")
+        )
+        return TrainingInterruptedError(error.step, error.saved, kept)
+    if isinstance(error, CheckpointWriteError):
+        return StorageError(f"{error}; {_kept_checkpoints(checkpoint_dir)}")
+    return NonFiniteLossError(f"{error}; {_kept_checkpoints(checkpoint_dir)}")
+
+
+def _finish(provenance: ProvenanceLog | None, error: BaseException, checkpoint_dir: Path | None) -> None:
+    """Completes the provenance record of a run that failed; best effort, as the disk may be what failed."""
+    if provenance is None:
+        return
+    with contextlib.suppress(OSError):
+        provenance.finish(exit_status(error), _last_checkpoint(checkpoint_dir), one_line(error))
+
+
+def exit_status(error: BaseException) -> int:
+    """Returns the exit code the command line ends with for `error`: a user error's own, 130 for Ctrl-C, else 1."""
+    if isinstance(error, UserError):
+        return error.exit_code
+    if isinstance(error, KeyboardInterrupt):
+        return 130
+    if isinstance(error, SystemExit):
+        return error.code if isinstance(error.code, int) else 1
+    return 1
 
 
 def _print_header(experiment: Experiment, run_dir: Path, start_step: int) -> None:

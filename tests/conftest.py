@@ -14,3 +14,15 @@ def mess3() -> HiddenMarkovModel:
 @pytest.fixture(scope="session")
 def tiny_gru_rnn() -> RecurrentNetwork:
     return build_gru_rnn(vocab_size=3, embedding_size=4, num_layers=2, hidden_size=8, seed=0)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skips the tests marked `gpu` unless JAX's default backend is a GPU."""
+    import jax
+
+    if jax.default_backend() == "gpu":
+        return
+    skip_gpu = pytest.mark.skip(reason=f"needs an NVIDIA GPU; JAX's default backend is {jax.default_backend()!r}")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip_gpu)

@@ -1,35 +1,16 @@
 """`run_experiment.py` end to end, in subprocesses, as a user runs it."""
 
-import hashlib
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
+import jax
 import pytest
 
-ROOT = Path(__file__).parents[1]
+from tests.command_line import ROOT, file_digests, run_experiment
+
 pytestmark = pytest.mark.slow
-
-
-def run_experiment(*overrides: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "run_experiment.py", *overrides],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-
-def file_digests(directory: Path) -> dict[str, str]:
-    return {
-        str(path.relative_to(directory)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(directory.rglob("*"))
-        if path.is_file()
-    }
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +35,19 @@ def test_run_writes_config_metrics_and_checkpoints(finished_run):
     assert [record["step"] for record in records] == [2, 4, 6]
     assert all("loss" in record for record in records)
     assert sorted(int(path.name) for path in (finished_run / "checkpoints").iterdir()) == [2, 4, 6]
+
+
+def test_provenance_keeps_one_record_per_start(finished_run):
+    records = json.loads((finished_run / "provenance.json").read_text())
+    assert [(r["start_step"], r["end_step"], r["exit_status"]) for r in records] == [(0, 4, 0), (4, 6, 0)]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
+    if head.returncode == 0:
+        assert records[0]["git_commit"] == head.stdout.strip()
+        assert isinstance(records[0]["git_dirty"], bool)
+    assert records[0]["packages"]["jax"] == jax.__version__
+    assert records[1]["devices"] == [str(device) for device in jax.devices()]
+    assert "predictive_model.load_checkpoint_step=latest" in records[1]["command"]
+    assert records[0]["started_at"] <= records[0]["ended_at"] <= records[1]["started_at"]
 
 
 def test_resume_from_another_directory(finished_run, tmp_path):

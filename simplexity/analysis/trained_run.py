@@ -1,8 +1,9 @@
 """The belief-geometry analysis of a training run directory: `analysis.json` and figures.
 
-A run directory is what `run_experiment.py` writes: `config.yaml`, `metrics.jsonl` and `checkpoints/<step>/`.
-Every mistake a user can make in pointing the analysis at one (no such directory, no checkpoint, a model without
-activations, a context too long) raises a one-line `ConfigError` before anything is written.
+A run directory is what `run_experiment.py` writes: `config.yaml`, `metrics.jsonl` and `checkpoints/<step>/`
+(`simplexity.run_record` reads it back). Every mistake a user can make in pointing the analysis at one (no such
+directory, no checkpoint, a model without activations, a context too long) raises a one-line `ConfigError`
+before anything is written.
 """
 
 import json
@@ -11,9 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import equinox as eqx
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
 
 from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset, sampled_belief_dataset
 from simplexity.analysis.belief_geometry import CONCATENATED, BeliefGeometry, analyze_contexts
@@ -25,13 +24,12 @@ from simplexity.analysis.plots import (
     plot_training_curve,
 )
 from simplexity.config import ConfigError, ExperimentConfig
-from simplexity.config.errors import one_line
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.generative_processes import entropy_rate
-from simplexity.logging import read_jsonl_metrics
+from simplexity.logging import log_analysis_artifacts, read_jsonl_metrics
 from simplexity.persistence import Checkpointer, choose_checkpoint
 from simplexity.predictive_models import ActivationsUnavailableError, PredictiveModel
-from simplexity.training import initial_train_state
+from simplexity.run_record import METRICS_FILE, read_run_config, restore_model
 
 ANALYSIS_FILE = "analysis.json"
 FIGURES = {"belief_geometry": "belief_geometry.png", "position_loss": "position_loss.png"}
@@ -53,24 +51,24 @@ class TrainedRun:
 def load_trained_run(run_dir: str | Path, step: int | None = None) -> TrainedRun:
     """Returns the run in `run_dir` with its model restored from the checkpoint of `step` (None: the latest).
 
+    The run is built from the config of its latest start (`config.N.yaml` of a resumed run, else `config.yaml`).
+
     Raises:
         ConfigError: when `run_dir` is not a run directory, holds no checkpoint, or has no checkpoint of `step`.
     """
     run_dir = Path(run_dir).absolute()
-    config_path = run_dir / "config.yaml"
     if not run_dir.is_dir():
         raise ConfigError.invalid("run_dir", str(run_dir), "is not a directory")
-    if not config_path.is_file():
+    try:
+        config = read_run_config(run_dir)
+    except FileNotFoundError as error:
         raise ConfigError.invalid(
             "run_dir", str(run_dir), "has no config.yaml; give a directory run_experiment.py wrote"
-        )
-    config = OmegaConf.load(config_path)
-    if not isinstance(config, DictConfig):
-        raise ConfigError.invalid("run_dir", str(run_dir), "its config.yaml is not a mapping")
+        ) from error
     try:
         experiment = build_experiment(config)
     except ConfigError as error:
-        raise ConfigError(f"run_dir={str(run_dir)!r}: config.yaml: {error}") from error
+        raise ConfigError(f"run_dir={str(run_dir)!r}: {error}") from error
     typed = experiment.config
     if typed.persistence.checkpoint_dir is None:
         raise ConfigError.invalid(
@@ -82,25 +80,6 @@ def load_trained_run(run_dir: str | Path, step: int | None = None) -> TrainedRun
     )
     model = restore_model(experiment, checkpoint_dir, chosen)
     return TrainedRun(run_dir=run_dir, config=typed, experiment=experiment, model=model, step=chosen)
-
-
-def restore_model(experiment: Experiment, checkpoint_dir: Path, step: int) -> PredictiveModel:
-    """Returns the experiment's model with the parameters of the checkpoint of `step` in `checkpoint_dir`.
-
-    Raises:
-        ConfigError: when the checkpoint does not fit the model.
-    """
-    checkpointer = Checkpointer(checkpoint_dir)
-    template = initial_train_state(experiment.model, experiment.optimizer)
-    try:
-        state = checkpointer.restore(step, template)
-    except Exception as error:
-        raise ConfigError.invalid(
-            "step", step, f"the checkpoint does not fit the model of config.yaml: {one_line(error)}"
-        ) from error
-    finally:
-        checkpointer.close()
-    return eqx.combine(state.params, eqx.filter(experiment.model, eqx.is_array, inverse=True))
 
 
 def checkpoint_steps(run: TrainedRun) -> list[int]:
@@ -202,7 +181,7 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
     ]
     if curve is not None:
         figures.append(plot_analysis_curve(curve, output_dir / ANALYSIS_CURVE))
-    metrics = [record for record in read_jsonl_metrics(run.run_dir / "metrics.jsonl") if "loss" in record]
+    metrics = [record for record in read_jsonl_metrics(run.run_dir / METRICS_FILE) if "loss" in record]
     if metrics:
         steps, losses = [record["step"] for record in metrics], [record["loss"] for record in metrics]
         figures.append(plot_training_curve(steps, losses, output_dir / TRAINING_CURVE, rate, best_loss))
@@ -228,6 +207,7 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
         report["curve"] = curve
     path = output_dir / ANALYSIS_FILE
     path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    log_analysis_artifacts(run.run_dir, [path, *figures])  # into the run's MLflow run, when it has one
     return report
 
 

@@ -16,8 +16,11 @@ def one_line(error: BaseException) -> str:
 class UserError(Exception):
     """A failure the user can cause and fix; the command line prints its one-line message and exits with `exit_code`.
 
-    Every such error is one of these: a config mistake (`ConfigError`, exit code 2) or a run the user's settings
-    stopped (`simplexity.training.NonFiniteLossError`, exit code 3).
+    The exit codes (the README lists them): 2 a config mistake (`ConfigError`), 3 a non-finite loss
+    (`simplexity.training.NonFiniteLossError`), 4 a damaged checkpoint asked for by step
+    (`DamagedCheckpointRequestedError`), 5 a full disk or a directory that cannot be written (`StorageError`),
+    6 a tracking URI that cannot be used (`TrackingUriError`), 7 a checkpoint that does not fit the configured
+    model and optimizer (`UnfitCheckpointError`); Ctrl-C exits with 130.
     """
 
     exit_code = 2
@@ -30,3 +33,27 @@ class ConfigError(UserError):
     def invalid(cls, key: str, value: Any, allowed: str) -> "ConfigError":
         """Returns the error for `key` holding `value`, where `allowed` says what it may hold."""
         return cls(f"{key}={value!r}: {allowed}")
+
+
+class DamagedCheckpointRequestedError(UserError):
+    """The checkpoint asked for by step cannot be read; the message names it and the newest good step."""
+
+    exit_code = 4
+
+
+class StorageError(UserError):
+    """Writing into the run directory failed (a full disk, a read-only or missing directory); names the path."""
+
+    exit_code = 5
+
+
+class TrackingUriError(ConfigError):
+    """`logging.mlflow.tracking_uri` names a store that cannot be used or a server that does not answer."""
+
+    exit_code = 6
+
+
+class UnfitCheckpointError(ConfigError):
+    """A readable checkpoint whose arrays do not fit the configured model and optimizer."""
+
+    exit_code = 7

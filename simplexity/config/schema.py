@@ -24,6 +24,7 @@ from simplexity.config.errors import ConfigError
 
 SCHEDULES = ("constant", "warmup_cosine")
 LOGGERS = ("console", "jsonl", "mlflow")
+PRECISIONS = ("float32", "bfloat16")  # the compute dtypes of `simplexity.training.precision`
 
 
 def _is_number(value: Any) -> bool:
@@ -53,12 +54,15 @@ class PredictiveModelConfig:
     instance: Any = MISSING  # `_target_` and arguments of the model builder
 
     def check(self) -> None:
-        """Raises a `ConfigError` for a checkpoint step that is not null, `latest` or a step number."""
+        """Raises a `ConfigError` for a checkpoint step that is not null, `latest` or a step number, or a bad seed."""
         step = self.load_checkpoint_step
         if step is not None and step != "latest" and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
             raise ConfigError.invalid(
                 "predictive_model.load_checkpoint_step", step, "must be null, `latest` or a non-negative integer"
             )
+        if isinstance(self.instance, Mapping) and "seed" in self.instance:
+            # The same rule as the run's own `seed`: a seed is a non-negative integer.
+            require_non_negative_int("predictive_model.instance.seed", self.instance["seed"])
 
 
 @dataclass
@@ -101,6 +105,11 @@ class TrainingConfig:
         checkpoint_every: steps between checkpoints; None saves only at the end.
         checkpoint_steps: further steps to checkpoint at (geometrically spaced ones, say, for curves against
             tokens seen); None for none.
+        loss_ema_decay: the decay `d` of the logged exponential moving average of the loss,
+            `loss_ema = sum_s (1 - d) d^(t-s) loss_s / (1 - d^t)` after step `t`.
+        checkpoint_on_interrupt: on Ctrl-C, save a checkpoint of the last completed step before stopping.
+        precision: the dtype each step computes in, `float32` or `bfloat16` (parameters, optimizer state and
+            loss stay float32; `simplexity.training.precision`).
     """
 
     sequence_len: int = MISSING
@@ -109,9 +118,12 @@ class TrainingConfig:
     log_every: int = MISSING
     checkpoint_every: int | None = None
     checkpoint_steps: list[int] | None = None
+    loss_ema_decay: float = 0.99
+    checkpoint_on_interrupt: bool = False
+    precision: str = "float32"
 
     def check(self) -> None:
-        """Raises a `ConfigError` naming `training.<field>` for a length or interval out of range."""
+        """Raises a `ConfigError` naming `training.<field>` for a length, interval or decay out of range."""
         for name in ("sequence_len", "batch_size", "num_steps", "log_every"):
             require_positive_int(f"training.{name}", getattr(self, name))
         require_optional_positive_int("training.checkpoint_every", self.checkpoint_every)
@@ -126,6 +138,11 @@ class TrainingConfig:
             raise ConfigError.invalid(
                 "training.log_every", self.log_every, f"must be at most training.num_steps={self.num_steps}"
             )
+        if self.precision not in PRECISIONS:
+            raise ConfigError.invalid("training.precision", self.precision, f"must be one of {', '.join(PRECISIONS)}")
+        decay = self.loss_ema_decay
+        if isinstance(decay, bool) or not isinstance(decay, int | float) or not 0 <= decay < 1:
+            raise ConfigError.invalid("training.loss_ema_decay", decay, "must be a number in [0, 1)")
 
 
 @dataclass

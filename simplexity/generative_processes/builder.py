@@ -33,6 +33,10 @@ def _transition_matrices(registry: dict[str, Callable[..., np.ndarray]], kind: s
     if process_name not in registry:
         allowed = ", ".join(sorted(registry))
         raise ValueError(f"process_name={process_name!r} is not a registered {kind}; allowed: {allowed}")
+    for name, value in params.items():
+        # Every parameter is a finite number; a NaN or infinity would otherwise fail later without its name.
+        if isinstance(value, float) and not np.isfinite(value):
+            raise ValueError(f"{process_name}: {name}={value} must be a finite number")
     try:
         return registry[process_name](**params)
     except (TypeError, ValueError) as error:  # a bad value, or an unknown or missing parameter name

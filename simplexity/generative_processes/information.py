@@ -60,19 +60,19 @@ class Estimate:
 
 
 def iter_myopic_entropies(
-    process: GenerativeProcess, min_probability: float = 0.0, decimals: int = 12
+    process: GenerativeProcess, min_probability: float = 0.0, decimals: int = 12, max_states: int = MAX_LAYER_STATES
 ) -> Iterator[float]:
     """Yields `h(1), h(2), ...`: the expected entropy of the next token over the beliefs of each layer.
 
     Raises:
-        ValueError: naming the process when a layer holds more than `MAX_LAYER_STATES` mixed states.
+        ValueError: naming the process when a layer holds more than `max_states` mixed states.
     """
     presentation = process.presentation
     for layer in iter_belief_layers(process, min_probability, decimals):
-        if len(layer.beliefs) > MAX_LAYER_STATES:
+        if len(layer.beliefs) > max_states:
             raise ValueError(
                 f"{process.name}: {len(layer.beliefs)} distinct mixed states after {layer.length} tokens, more than "
-                f"{MAX_LAYER_STATES}; use a smaller length, a larger min_probability or fewer decimals"
+                f"{max_states}; use a smaller length, a larger min_probability or fewer decimals"
             )
         token_probabilities, _ = presentation.successors(layer.beliefs)
         yield float(layer.probabilities @ entropy(token_probabilities) / layer.probabilities.sum())
@@ -143,11 +143,19 @@ class LimitMonitor:
         return partial + unseen / 2.0, float(lengths.sum()) * limit_error + unseen / 2.0
 
 
-def _converge(process: GenerativeProcess, quantity, tolerance: float, max_length: int, decimals: int, what: str):
+def _converge(
+    process: GenerativeProcess,
+    quantity,
+    tolerance: float,
+    max_length: int,
+    decimals: int,
+    what: str,
+    max_states: int = MAX_LAYER_STATES,
+):
     """Feeds myopic entropies to a monitor until `quantity(monitor)` has an error bound below `tolerance`."""
     monitor = LimitMonitor(_closed_form_entropy_rate(process))
     error = math.inf
-    for length, myopic in enumerate(iter_myopic_entropies(process, 0.0, decimals), start=1):
+    for length, myopic in enumerate(iter_myopic_entropies(process, 0.0, decimals, max_states), start=1):
         monitor.add(myopic)
         result = quantity(monitor)
         if result is not None:
@@ -225,7 +233,11 @@ def _closed_form_entropy_rate(process: GenerativeProcess) -> float | None:
 
 
 def estimate_entropy_rate(
-    process: GenerativeProcess, tolerance: float = 1e-7, max_length: int = 500, decimals: int = 12
+    process: GenerativeProcess,
+    tolerance: float = 1e-7,
+    max_length: int = 500,
+    decimals: int = 12,
+    max_states: int = MAX_LAYER_STATES,
 ) -> Estimate:
     """Returns the entropy rate in nats per token with a bound on its error.
 
@@ -234,9 +246,10 @@ def estimate_entropy_rate(
     is the middle of `[h(L) - bound, h(L)]`, so its error is at most `tolerance`.
 
     Raises:
-        ValueError: naming the process when the bound is not below `tolerance` by `max_length`.
+        ValueError: naming the process when the bound is not below `tolerance` by `max_length`, or when a layer of
+            the enumeration holds more than `max_states` mixed states.
     """
-    return _converge(process, LimitMonitor.limit_estimate, tolerance, max_length, decimals, "entropy rate")
+    return _converge(process, LimitMonitor.limit_estimate, tolerance, max_length, decimals, "entropy rate", max_states)
 
 
 def entropy_rate(

@@ -4,12 +4,13 @@ import datetime
 import json
 import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 
 class MetricsLogger(Protocol):
-    """Receives the run's configuration once, then one dictionary of metrics per logged step."""
+    """Receives the run's configuration and provenance once, then one dictionary of metrics per logged step."""
 
     def log_config(self, config: dict[str, Any]) -> None:
         """Records the resolved configuration (nested dictionary) and hyperparameters."""
@@ -19,8 +20,16 @@ class MetricsLogger(Protocol):
         """Records the metrics of `step`; values are floats, or lists of floats for per-position metrics."""
         ...
 
-    def close(self) -> None:
-        """Flushes and releases the destination."""
+    def log_artifacts(self, paths: Sequence[Path]) -> None:
+        """Records copies of the files among `paths` (a path that is not a file is skipped)."""
+        ...
+
+    def log_provenance(self, record: dict[str, Any]) -> None:
+        """Records where and from what this start of the run came (commit, packages, devices, command, ...)."""
+        ...
+
+    def close(self, failed: bool = False) -> None:
+        """Flushes and releases the destination; `failed`: the run ended in an error."""
         ...
 
 
@@ -43,28 +52,36 @@ class JsonlLogger:
         self._file.write(json.dumps({"step": step, **metrics}) + "\n")
         self._file.flush()
 
-    def close(self) -> None:
+    def log_artifacts(self, paths: Sequence[Path]) -> None:
+        """Nothing: the files are in the run directory already."""
+
+    def log_provenance(self, record: dict[str, Any]) -> None:
+        """Nothing: the run directory keeps the provenance itself."""
+
+    def close(self, failed: bool = False) -> None:
         """Closes the file."""
         self._file.close()
 
 
 def read_jsonl_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """Returns the records a `JsonlLogger` wrote to `path`, in file order; none when the file does not exist.
+    """Returns one record per step of those a `JsonlLogger` wrote to `path`, by step; none when there is no file.
 
-    A line a crash left unfinished, or anything that is not a record with an integer `step`, is skipped.
+    A run resumed from a checkpoint older than its last logged step logs the steps after the checkpoint again;
+    for such a step the record written last (the resumed run's) replaces the earlier ones. A line a crash left
+    unfinished, or anything that is not a record with an integer `step`, is skipped.
     """
     path = Path(path)
     if not path.is_file():
         return []
-    records = []
+    by_step: dict[int, dict[str, Any]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue
         if isinstance(record, dict) and isinstance(record.get("step"), int):
-            records.append(record)
-    return records
+            by_step[record["step"]] = record
+    return [by_step[step] for step in sorted(by_step)]
 
 
 class ConsoleLogger:
@@ -101,5 +118,11 @@ class ConsoleLogger:
             flush=True,
         )
 
-    def close(self) -> None:
+    def log_artifacts(self, paths: Sequence[Path]) -> None:
+        """Nothing: files are not printed."""
+
+    def log_provenance(self, record: dict[str, Any]) -> None:
+        """Nothing: the run prints its header itself."""
+
+    def close(self, failed: bool = False) -> None:
         """Nothing to release."""

@@ -1,44 +1,173 @@
-"""Logs a run to MLflow: parameters, the resolved config as an artifact, and every scalar metric."""
+"""Logs a run to MLflow: one MLflow run per run directory, continued when the run resumes there.
 
+The run records parameters, tags, every scalar metric, the resolved config and the run directory's config file
+as artifacts, the run's provenance, and later the analysis of the run (`log_analysis_artifacts`).
+"""
+
+import json
 import os
+import re
+import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param
+import mlflow
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.utils.validation import (
+    MAX_ENTITY_KEY_LENGTH,
+    MAX_PARAM_VAL_LENGTH,
+    MAX_PARAMS_TAGS_PER_BATCH,
+    MAX_TAG_VAL_LENGTH,
+)
 
+from simplexity.config.errors import one_line
 from simplexity.logging.flat_config import flatten_config
+from simplexity.logging.tracking_uri import file_store_path, server_answer
 
+RUN_FILE = "mlflow_run.json"
+ANALYSIS_ARTIFACTS = "analysis"
 # MLflow 3 keeps the file store (a directory of runs) in maintenance mode behind this switch; it is the
 # simplest store that needs no server or database, which is what a run directory wants.
 _ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
+# MLflow's client retries a failed request 7 times with exponential backoff and waits up to 120 s for each
+# answer: minutes of a stalled run when the server goes away. These defaults give up after about a minute at most;
+# a value the user set in the environment wins.
+HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
+_CONFIG_FILE = re.compile(r"config(?:\.(\d+))?\.yaml")
+
+
+def mlflow_client(tracking_uri: str) -> MlflowClient:
+    """Returns a client of `tracking_uri`, with `HTTP_DEFAULTS` set and a file store's directory created."""
+    for name, value in HTTP_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    path = file_store_path(tracking_uri)
+    if path is not None:
+        os.environ.setdefault(_ALLOW_FILE_STORE, "true")
+        path.mkdir(parents=True, exist_ok=True)
+    if tracking_uri.startswith(("http://", "https://")):
+        # A server that proxies artifacts hands out `mlflow-artifacts:` URIs, which MLflow 2.x resolves against
+        # the process's tracking URI rather than the client's: point it at the same server.
+        mlflow.set_tracking_uri(tracking_uri)
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+def read_run_record(run_dir: str | Path) -> dict[str, str] | None:
+    """Returns `{"tracking_uri", "experiment_id", "run_id"}` from the run directory's `mlflow_run.json`, or None.
+
+    None as well when the file is not such a record.
+    """
+    path = Path(run_dir) / RUN_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    keys = ("tracking_uri", "experiment_id", "run_id")
+    if not isinstance(record, dict) or not all(isinstance(record.get(key), str) for key in keys):
+        return None
+    return {key: record[key] for key in keys}
+
+
+def newest_config_file(run_dir: str | Path) -> Path | None:
+    """Returns the run directory's newest `config.yaml` or `config.N.yaml` (the largest N), or None."""
+    indexed = [
+        (int(match.group(1) or 0), path)
+        for path in Path(run_dir).glob("config*.yaml")
+        if (match := _CONFIG_FILE.fullmatch(path.name))
+    ]
+    return max(indexed)[1] if indexed else None
 
 
 class MlflowLogger:
-    """An MLflow run in the experiment `experiment_name` at `tracking_uri`.
+    """An MLflow run in the experiment `experiment_name` at `tracking_uri`: one run per run directory.
+
+    Given `run_dir`, the logger writes `<run_dir>/mlflow_run.json` (`tracking_uri`, `experiment_id`, `run_id`) when
+    it creates the run; when that file names the same tracking URI and its run still exists, the logger reopens
+    that run (its status back to RUNNING, in its own experiment) instead. MLflow parameters cannot change, so a
+    resumed run logs only the config keys it has not logged yet as parameters, and each changed value as the tag
+    `resumed.<key>` (the value of the latest start). The provenance of every start is kept: as tags
+    `provenance.<key>` (the latest start), as parameters of the first start, and as the artifact
+    `provenance/<started_at>.json`.
 
     Arguments:
         tracking_uri: where runs are stored, e.g. `file:///.../mlruns` or `http://host:5000`.
-        experiment_name: the MLflow experiment, created when missing.
+        experiment_name: the MLflow experiment of a new run, created when missing.
         run_name: the MLflow run's name.
+        run_dir: the run directory whose MLflow run this is; None: a new run, recorded nowhere.
     """
 
-    def __init__(self, tracking_uri: str, experiment_name: str, run_name: str | None = None):
-        if tracking_uri.startswith("file:") or "://" not in tracking_uri:
-            os.environ.setdefault(_ALLOW_FILE_STORE, "true")
-            Path(tracking_uri.removeprefix("file://").removeprefix("file:")).mkdir(parents=True, exist_ok=True)
-        self._client = MlflowClient(tracking_uri=tracking_uri)
+    def __init__(
+        self,
+        tracking_uri: str,
+        experiment_name: str,
+        run_name: str | None = None,
+        run_dir: str | Path | None = None,
+    ):
+        self._client = mlflow_client(tracking_uri)
+        self.run_dir = None if run_dir is None else Path(run_dir)
+        self._params: dict[str, str] = {}  # the run's parameters, as MLflow holds them
+        record = None if self.run_dir is None else read_run_record(self.run_dir)
+        if record is not None and record["tracking_uri"] == tracking_uri and self._reopen(record["run_id"]):
+            self.run_id, self.resumed = record["run_id"], True
+            self._params = dict(self._client.get_run(self.run_id).data.params)
+            return
         experiment = self._client.get_experiment_by_name(experiment_name)
         experiment_id = experiment.experiment_id if experiment else self._client.create_experiment(experiment_name)
-        self.run_id = self._client.create_run(experiment_id, run_name=run_name).info.run_id
+        self.run_id, self.resumed = self._client.create_run(experiment_id, run_name=run_name).info.run_id, False
+        if self.run_dir is not None:
+            record = {"tracking_uri": tracking_uri, "experiment_id": experiment_id, "run_id": self.run_id}
+            (self.run_dir / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+    def _reopen(self, run_id: str) -> bool:
+        """Sets the run `run_id` back to RUNNING and returns True, or returns False when it is gone or deleted."""
+        try:
+            run = self._client.get_run(run_id)
+        except MlflowException as error:
+            if error.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return False
+            raise
+        if run.info.lifecycle_stage == "deleted":
+            return False
+        self._client.update_run(run_id, status="RUNNING")
+        return True
 
     def log_config(self, config: dict[str, Any]) -> None:
-        """Logs every config leaf as a parameter (dotted name) and the whole config as `config.json`."""
-        params = [Param(name, str(value)[:500]) for name, value in flatten_config(config).items()]
-        for start in range(0, len(params), 100):  # MLflow accepts at most 100 parameters per batch
-            self._client.log_batch(self.run_id, params=params[start : start + 100])
+        """Logs the config's leaves as parameters (dotted names) and the config as artifacts.
+
+        The artifacts are `config.json` (the latest start's) and the run directory's newest `config*.yaml`. On a
+        resumed run, a leaf whose value changed becomes the tag `resumed.<key>`.
+        """
+        changed = self._log_params({name: str(value) for name, value in flatten_config(config).items()})
+        self._log_tags({f"resumed.{name}": value for name, value in changed.items()})
         self._client.log_dict(self.run_id, config, "config.json")
+        newest = None if self.run_dir is None else newest_config_file(self.run_dir)
+        if newest is not None:
+            self.log_artifacts([newest])
+
+    def log_artifacts(self, paths: Sequence[Path], artifact_path: str | None = None) -> None:
+        """Logs each of `paths` that is a file as an artifact, at the root or under `artifact_path`."""
+        for path in paths:
+            if Path(path).is_file():
+                self._client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def log_provenance(self, record: dict[str, Any]) -> None:
+        """Logs where and from what this start of the run came, as tags, parameters of a new run, and an artifact.
+
+        Every key becomes the tag `provenance.<key>` (nested keys joined with dots, values as text, cut to MLflow's
+        limits); on a new run the same become parameters. The record itself is the artifact
+        `provenance/<started_at>.json` (`:` as `-`), or `provenance/<N>.json` without `started_at`, N the number of
+        starts recorded before.
+        """
+        flat = {f"provenance.{name}": _text(value) for name, value in flatten_config(record).items()}
+        self._log_tags(flat)
+        if not self.resumed:
+            self._log_params(flat)
+        name = record.get("started_at") or len(self._client.list_artifacts(self.run_id, "provenance"))
+        document = json.loads(json.dumps(record, default=str))
+        self._client.log_dict(self.run_id, document, f"provenance/{_file_name(str(name))}.json")
 
     def log(self, step: int, metrics: dict[str, Any]) -> None:
         """Logs the scalar metrics of `step` (per-position lists stay in metrics.jsonl)."""
@@ -50,6 +179,61 @@ class MlflowLogger:
         ]
         self._client.log_batch(self.run_id, metrics=scalars)
 
-    def close(self) -> None:
-        """Marks the run finished."""
-        self._client.set_terminated(self.run_id)
+    def close(self, failed: bool = False) -> None:
+        """Marks the run FINISHED, or FAILED when the run ended in an error."""
+        self._client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED")
+
+    def _log_params(self, values: dict[str, str]) -> dict[str, str]:
+        """Logs the values not logged yet as parameters and returns those that differ from the logged ones."""
+        values = {_key(name): value[:MAX_PARAM_VAL_LENGTH] for name, value in values.items()}
+        new = [Param(name, value) for name, value in values.items() if name not in self._params]
+        for start in range(0, len(new), MAX_PARAMS_TAGS_PER_BATCH):
+            self._client.log_batch(self.run_id, params=new[start : start + MAX_PARAMS_TAGS_PER_BATCH])
+        changed = {name: value for name, value in values.items() if self._params.get(name, value) != value}
+        self._params.update((param.key, param.value) for param in new)
+        return changed
+
+    def _log_tags(self, values: dict[str, str]) -> None:
+        """Sets the tags `values` (a tag's value may change)."""
+        tags = [RunTag(_key(name), value[:MAX_TAG_VAL_LENGTH]) for name, value in values.items()]
+        for start in range(0, len(tags), MAX_PARAMS_TAGS_PER_BATCH):
+            self._client.log_batch(self.run_id, tags=tags[start : start + MAX_PARAMS_TAGS_PER_BATCH])
+
+
+def log_analysis_artifacts(run_dir: str | Path, paths: Sequence[Path], artifact_path: str = ANALYSIS_ARTIFACTS) -> bool:
+    """Logs the files among `paths` under `artifact_path` of the MLflow run that `<run_dir>/mlflow_run.json` names.
+
+    The run's status stays as it is. Returns whether they were logged: False without `mlflow_run.json`, and
+    False after one warning line on stderr when the tracking server does not answer or MLflow fails.
+    """
+    record = read_run_record(run_dir)
+    if record is None:
+        return False
+    uri, run_id = record["tracking_uri"], record["run_id"]
+    try:
+        reason = server_answer(uri) if uri.startswith(("http://", "https://")) else None
+        if reason is not None:
+            raise ConnectionError(reason)
+        client = mlflow_client(uri)
+        for path in paths:
+            if Path(path).is_file():
+                client.log_artifact(run_id, str(path), artifact_path)
+    except (MlflowException, OSError) as error:
+        print(f"warning: not logged to MLflow run {run_id} at {uri}: {one_line(error)}", file=sys.stderr)
+        return False
+    return True
+
+
+def _key(name: str) -> str:
+    """Returns `name` as an MLflow key: characters MLflow refuses become `_`, cut to MLflow's length limit."""
+    return re.sub(r"[^\w\-. /]", "_", name)[:MAX_ENTITY_KEY_LENGTH]
+
+
+def _file_name(text: str) -> str:
+    """Returns `text` with every character but letters, digits and `_.+-` replaced by `-` (`13:00` -> `13-00`)."""
+    return re.sub(r"[^\w.+-]", "-", text)
+
+
+def _text(value: Any) -> str:
+    """Returns a string as it is and anything else as JSON (`false`, `["cpu:0"]`), for a tag or parameter."""
+    return value if isinstance(value, str) else json.dumps(value, default=str)

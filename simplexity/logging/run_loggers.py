@@ -10,7 +10,10 @@ from simplexity.logging.mlflow_logger import MlflowLogger
 
 
 def make_loggers(settings: LoggingSettings, run_dir: Path, total_steps: int) -> list[MetricsLogger]:
-    """Returns the loggers named in `settings.loggers`; only process 0 of a multi-host run logs."""
+    """Returns the loggers named in `settings.loggers`; only process 0 of a multi-host run logs.
+
+    The MLflow logger continues the MLflow run that `<run_dir>/mlflow_run.json` names, if any (see `MlflowLogger`).
+    """
     if jax.process_index() != 0:
         return []
     loggers: list[MetricsLogger] = []
@@ -21,5 +24,5 @@ def make_loggers(settings: LoggingSettings, run_dir: Path, total_steps: int) -> 
             loggers.append(JsonlLogger(run_dir / "metrics.jsonl"))
         elif name == "mlflow":
             uri = settings.mlflow.tracking_uri or (run_dir / "mlruns").as_uri()
-            loggers.append(MlflowLogger(uri, settings.mlflow.experiment_name, run_name=run_dir.name))
+            loggers.append(MlflowLogger(uri, settings.mlflow.experiment_name, run_name=run_dir.name, run_dir=run_dir))
     return loggers

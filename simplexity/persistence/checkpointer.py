@@ -1,10 +1,107 @@
 """Orbax checkpoints of a training state: model parameters, optimizer state and step."""
 
+import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
 import jax
 import orbax.checkpoint as ocp
+
+from simplexity.config.errors import one_line
+
+# A damaged checkpoint is renamed to `<step>` + this suffix: orbax no longer lists it, and nothing is deleted.
+DAMAGED_SUFFIX = ".damaged"
+# Orbax's errors can quote whole TensorStore specs; a reason is cut to this many characters.
+_REASON_CHARS = 200
+
+
+class _OrbaxErrorReports(logging.Filter):
+    """While a checkpoint is saved or restored, drops orbax's ERROR records (each with a traceback).
+
+    They describe the failure that `Checkpointer.save` or `restore` then raises as its own one-line error; outside
+    those calls everything passes.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (self.calls and record.levelno >= logging.ERROR)
+
+    def __enter__(self) -> None:
+        self.calls += 1
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.calls -= 1
+
+
+_ORBAX_ERROR_REPORTS = _OrbaxErrorReports()
+logging.getLogger("absl").addFilter(_ORBAX_ERROR_REPORTS)  # orbax logs through absl's logger
+
+
+def short_reason(error: BaseException) -> str:
+    """Returns the one-line message of the innermost cause of `error`, cut to `_REASON_CHARS` characters.
+
+    The innermost cause says what failed ("OUT_OF_RANGE: Error reading ... not valid for value of size 10"); the
+    outer ones wrap it in a TensorStore spec.
+    """
+    while (inner := error.__cause__ or error.__context__) is not None:
+        error = inner
+    reason = one_line(error)
+    return reason if len(reason) <= _REASON_CHARS else reason[: _REASON_CHARS - 3] + "..."
+
+
+class DamagedCheckpointError(Exception):
+    """A checkpoint that cannot be read back at all (a truncated or missing file), whatever the template.
+
+    Arguments:
+        directory: the checkpoint directory.
+        step: the damaged checkpoint's step.
+        reason: orbax's error, on one line and short.
+    """
+
+    def __init__(self, directory: Path, step: int, reason: str):
+        super().__init__(f"checkpoint {step} in {directory} is damaged ({reason})")
+        self.directory, self.step, self.reason = directory, step, reason
+
+
+def _first_mismatch(saved: dict[tuple, Any], expected: dict[tuple, Any]) -> str | None:
+    """Returns what first differs between a checkpoint's arrays and a template's (by name), or None."""
+    missing, extra = sorted(set(expected) - set(saved)), sorted(set(saved) - set(expected))
+    if missing or extra:
+        names = ", ".join(".".join(key) for key in (missing or extra)[:3])
+        return f"{'the checkpoint lacks' if missing else 'the model lacks'} {names}"
+    for key in expected:
+        have, want = saved[key], expected[key]
+        have_dtype, want_dtype = getattr(have, "dtype", None), getattr(want, "dtype", None)
+        if tuple(have.shape) != tuple(want.shape) or (have_dtype is not None and have_dtype != want_dtype):
+            return (
+                f"{'.'.join(key)} is {tuple(have.shape)} {have_dtype} in the checkpoint, "
+                f"{tuple(want.shape)} {want_dtype} in the model"
+            )
+    return None
+
+
+class CheckpointWriteError(Exception):
+    """A checkpoint could not be written.
+
+    Arguments:
+        path: the checkpoint's directory.
+        reason: the error, on one line and short (`RESOURCE_EXHAUSTED: ... Failed writing` on a full disk).
+    """
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path}: cannot be written ({reason})")
+        self.path, self.reason = path, reason
+
+
+class CheckpointMismatchError(Exception):
+    """A readable checkpoint whose arrays do not have the template's structure, shapes or dtypes.
+
+    Its arguments: which checkpoint (`checkpoint STEP in DIRECTORY`) and orbax's reason, on one line and short.
+    """
 
 
 class Checkpointer:
@@ -23,25 +120,78 @@ class Checkpointer:
         self._manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=False),
+            item_handlers=ocp.StandardCheckpointHandler(),  # lets `item_metadata` read a step's array metadata
         )
 
     def steps(self) -> list[int]:
         """Returns the steps that have a complete checkpoint, ascending."""
         if not self.directory.is_dir():
             return []
-        return sorted(self._manager.all_steps(read=True))
+        self._manager.reload()  # the directory may have changed since the manager last looked
+        return sorted(self._manager.all_steps())
 
     def save(self, step: int, state: Any) -> None:
-        """Writes `state` (any pytree of arrays) as the checkpoint of `step` and waits until it is complete."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._manager.save(step, args=ocp.args.StandardSave(state))
-        self._manager.wait_until_finished()
+        """Writes `state` (any pytree of arrays) as the checkpoint of `step` and waits until it is complete.
+
+        Raises:
+            CheckpointWriteError: the write failed (a full disk, say); its partial directory is removed, and the
+                complete checkpoints are untouched.
+        """
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with _ORBAX_ERROR_REPORTS:
+                self._manager.save(step, args=ocp.args.StandardSave(state))
+                self._manager.wait_until_finished()
+        except Exception as error:
+            for partial in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
+                shutil.rmtree(partial, ignore_errors=True)
+            raise CheckpointWriteError(self.directory / str(step), short_reason(error)) from error
 
     def restore(self, step: int, template: Any) -> Any:
-        """Returns the checkpoint of `step` with the structure, shapes and dtypes of `template`."""
+        """Returns the checkpoint of `step` with the structure, shapes and dtypes of `template`.
+
+        The checkpoint's metadata is compared with `template` before any array is read (a failed read leaves
+        orbax's pending reads to be reported when the interpreter exits); then every array is read, so a
+        checkpoint that restores is complete.
+
+        Raises:
+            CheckpointMismatchError: the checkpoint's arrays are not `template`'s (names, shapes or dtypes).
+            DamagedCheckpointError: its metadata or an array cannot be read.
+        """
+        try:
+            metadata = self._manager.item_metadata(step)
+        except Exception as error:
+            raise DamagedCheckpointError(self.directory, step, short_reason(error)) from error
+        if metadata is None or getattr(metadata, "tree", None) is None:
+            missing = self.directory / str(step) / "default" / "_METADATA"
+            raise DamagedCheckpointError(self.directory, step, f"its metadata ({missing}) cannot be read")
+        mismatch = _first_mismatch(ocp.tree.to_flat_dict(metadata.tree), ocp.tree.to_flat_dict(template))
+        if mismatch is not None:
+            raise CheckpointMismatchError(f"checkpoint {step} in {self.directory}", mismatch)
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
-        return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        try:
+            with _ORBAX_ERROR_REPORTS:
+                return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
+        except Exception as error:
+            raise DamagedCheckpointError(self.directory, step, short_reason(error)) from error
+
+    def move_aside(self, step: int) -> Path:
+        """Renames the checkpoint of `step` to `<step>.damaged` (`.damaged.1`, ... if taken); returns the new path."""
+        source = self.directory / str(step)
+        target, index = self.directory / f"{step}{DAMAGED_SUFFIX}", 0
+        while target.exists():
+            index += 1
+            target = self.directory / f"{step}{DAMAGED_SUFFIX}.{index}"
+        source.rename(target)
+        self._manager.reload()
+        return target
 
     def close(self) -> None:
         """Waits for pending writes and releases the manager."""
         self._manager.close()
+
+    def __enter__(self) -> "Checkpointer":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -3,6 +3,8 @@
 from typing import Any
 
 import equinox as eqx
+import jax
+import jax.numpy as jnp
 from jaxtyping import Array, Float, Int
 from penzai import pz
 
@@ -45,8 +47,23 @@ class PenzaiModel(eqx.Module):
         return pz.bind_variables(self._unbound.value, self.params)
 
     def __call__(self, tokens: Int[Array, "batch seq"]) -> Float[Array, "batch seq vocab"]:
-        """Returns next-token logits for a batch of sequences."""
-        logits = self.layer(pz.nx.wrap(tokens).tag("batch", "seq"))
+        """Returns next-token logits for a batch of sequences, computed in the dtype of the parameters.
+
+        With parameters cast to bfloat16 (mixed precision), the layer's floating-point constants (a norm's
+        epsilon, say) are cast too, so that none of them promotes the activations back to float32.
+        """
+        layer = self.layer
+        dtypes = {leaf.dtype for leaf in jax.tree.leaves(self.params) if jnp.issubdtype(leaf.dtype, jnp.floating)}
+        if len(dtypes) == 1 and (dtype := dtypes.pop()) != jnp.float32:
+            layer = jax.tree.map(
+                lambda leaf: (
+                    leaf.astype(dtype)
+                    if isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jnp.floating)
+                    else leaf
+                ),
+                layer,
+            )
+        logits = layer(pz.nx.wrap(tokens).tag("batch", "seq"))
         return logits.unwrap("batch", "seq", "vocabulary")
 
     def activations(self, tokens: Int[Array, "batch seq"]) -> dict[str, Float[Array, "batch seq features"]]:

@@ -1,6 +1,5 @@
 """A decoder-only transformer, and the GRUFormer: the same network with a GRU in place of attention."""
 
-import math
 from typing import Literal
 
 import equinox as eqx
@@ -14,6 +13,8 @@ from simplexity.predictive_models.sizes import check_positive_sizes
 Mixer = Literal["attention", "gru"]
 Positions = Literal["learned", "rotary"]
 POSITIONS: tuple[Positions, ...] = ("learned", "rotary")
+AttentionImplementation = Literal["xla", "cudnn"]
+ATTENTION_IMPLEMENTATIONS: tuple[AttentionImplementation, ...] = ("xla", "cudnn")
 
 
 def apply_rotary(x: Float[Array, "seq heads head_dim"]) -> Float[Array, "seq heads head_dim"]:
@@ -21,6 +22,7 @@ def apply_rotary(x: Float[Array, "seq heads head_dim"]) -> Float[Array, "seq hea
 
     Feature pair `(i, i + head_dim/2)` at position `p` is rotated by the angle `p * 10000^(-2i/head_dim)`, so the
     dot product of a rotated query and a rotated key depends on their positions only through their difference.
+    The result has the dtype of `x` (the angles are computed in float32 whatever it is).
     """
     seq_len, _, head_dim = x.shape
     half = head_dim // 2
@@ -28,16 +30,25 @@ def apply_rotary(x: Float[Array, "seq heads head_dim"]) -> Float[Array, "seq hea
     angles = jnp.arange(seq_len)[:, None] * frequencies[None, :]  # (seq, half)
     cos, sin = jnp.cos(angles)[:, None, :], jnp.sin(angles)[:, None, :]  # broadcast over heads
     first, second = x[..., :half], x[..., half:]
-    return jnp.concatenate([first * cos - second * sin, first * sin + second * cos], axis=-1)
+    rotated = jnp.concatenate([first * cos - second * sin, first * sin + second * cos], axis=-1)
+    return rotated.astype(x.dtype)
 
 
 class CausalSelfAttention(eqx.Module):
     """Multi-head self-attention in which position `t` attends only to positions `0..t`.
 
+    The attention itself is `jax.nn.dot_product_attention` with `is_causal=True`, so the kernel applies the causal
+    mask itself (cuDNN skips the masked blocks instead of computing and discarding them).
+
     Arguments:
         d_model: features of the residual stream.
         num_heads: attention heads; must divide `d_model`.
         rotary: whether to apply rotary position embedding to queries and keys.
+        attention_implementation: the kernel of `jax.nn.dot_product_attention`. `"xla"` runs on every backend in
+            every dtype (scores and softmax in at least float32). `"cudnn"` is cuDNN's fused flash attention: it
+            needs an NVIDIA GPU, parameters and activations in half precision (bfloat16 or float16) and a head
+            size `d_model / num_heads` that is a multiple of 8 (at most 128, or 256 on Hopper and later); it
+            raises at trace time otherwise.
         key: PRNG key for the four projections.
     """
 
@@ -47,8 +58,22 @@ class CausalSelfAttention(eqx.Module):
     output_proj: eqx.nn.Linear
     num_heads: int = eqx.field(static=True)
     rotary: bool = eqx.field(static=True)
+    attention_implementation: AttentionImplementation = eqx.field(static=True)
 
-    def __init__(self, d_model: int, num_heads: int, rotary: bool, *, key: PRNGKeyArray):
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        rotary: bool,
+        *,
+        attention_implementation: AttentionImplementation = "xla",
+        key: PRNGKeyArray,
+    ):
+        if attention_implementation not in ATTENTION_IMPLEMENTATIONS:
+            raise ValueError(
+                f"attention_implementation={attention_implementation!r} must be one of "
+                f"{', '.join(ATTENTION_IMPLEMENTATIONS)}"
+            )
         if d_model % num_heads != 0:
             raise ValueError(f"num_heads={num_heads!r} must divide d_model={d_model!r}")
         if rotary and (d_model // num_heads) % 2 != 0:
@@ -63,6 +88,7 @@ class CausalSelfAttention(eqx.Module):
         self.output_proj = eqx.nn.Linear(d_model, d_model, key=output_key)
         self.num_heads = num_heads
         self.rotary = rotary
+        self.attention_implementation = attention_implementation
 
     def __call__(self, x: Float[Array, "seq d_model"]) -> Float[Array, "seq d_model"]:
         """Returns the attention output for one sequence."""
@@ -73,12 +99,11 @@ class CausalSelfAttention(eqx.Module):
         values = jax.vmap(self.value_proj)(x).reshape(seq_len, self.num_heads, head_dim)
         if self.rotary:
             queries, keys = apply_rotary(queries), apply_rotary(keys)
-        scores = jnp.einsum("qhd,khd->hqk", queries, keys) / math.sqrt(head_dim)
-        causal = jnp.tril(jnp.ones((seq_len, seq_len), dtype=bool))
-        scores = jnp.where(causal, scores, -jnp.inf)  # the diagonal is never masked, so no row is all -inf
-        weights = jax.nn.softmax(scores, axis=-1)
-        heads = jnp.einsum("hqk,khd->qhd", weights, values).reshape(seq_len, d_model)
-        return jax.vmap(self.output_proj)(heads)
+        # Unbatched (seq, heads, head_dim) inputs; callers vmap over sequences. Scaled by 1/sqrt(head_dim).
+        heads = jax.nn.dot_product_attention(
+            queries, keys, values, is_causal=True, implementation=self.attention_implementation
+        )
+        return jax.vmap(self.output_proj)(heads.reshape(seq_len, d_model))
 
 
 class MLP(eqx.Module):
@@ -147,6 +172,7 @@ class Transformer(eqx.Module):
         positions: `"learned"` (a table of `max_sequence_len` positions added to the token embedding),
             `"rotary"` (RoPE on queries and keys; attention only) or None (no position information).
         max_sequence_len: the longest sequence a learned-position model accepts.
+        attention_implementation: `"xla"` or `"cudnn"` (attention only; see `CausalSelfAttention`).
         key: PRNG key for all parameters.
     """
 
@@ -169,6 +195,7 @@ class Transformer(eqx.Module):
         num_heads: int = 1,
         positions: Positions | None = "rotary",
         max_sequence_len: int | None = None,
+        attention_implementation: AttentionImplementation = "xla",
         key: PRNGKeyArray,
     ):
         if positions == "rotary" and mixer != "attention":
@@ -186,7 +213,13 @@ class Transformer(eqx.Module):
         for block_key in block_keys:
             mixer_key, mlp_key = jax.random.split(block_key)
             if mixer == "attention":
-                layer = CausalSelfAttention(d_model, num_heads, rotary=positions == "rotary", key=mixer_key)
+                layer = CausalSelfAttention(
+                    d_model,
+                    num_heads,
+                    rotary=positions == "rotary",
+                    attention_implementation=attention_implementation,
+                    key=mixer_key,
+                )
             else:
                 layer = GRULayer(d_model, d_model, key=mixer_key)
             blocks.append(Block(layer, d_model, mlp_hidden, key=mlp_key))
@@ -240,6 +273,7 @@ def build_transformer(
     mlp_hidden: int,
     max_sequence_len: int,
     positions: Positions = "rotary",
+    attention_implementation: AttentionImplementation = "xla",
     seed: int = 0,
 ) -> Transformer:
     """Returns a decoder-only transformer initialised from `seed`.
@@ -252,6 +286,8 @@ def build_transformer(
         mlp_hidden: hidden features of each block's MLP.
         max_sequence_len: the longest sequence the model accepts with learned positions.
         positions: `"learned"` or `"rotary"`.
+        attention_implementation: the attention kernel: `"xla"` (any backend and dtype) or `"cudnn"` (cuDNN flash
+            attention; needs an NVIDIA GPU and the model in half precision, e.g. `training.precision=bfloat16`).
         seed: seed of the parameters.
 
     Example:
@@ -278,6 +314,7 @@ def build_transformer(
         num_heads=num_heads,
         positions=positions,
         max_sequence_len=max_sequence_len,
+        attention_implementation=attention_implementation,
         key=jax.random.key(seed),
     )
 

@@ -1,8 +1,9 @@
 """One table of every run under a sweep directory: overrides, final losses, steps/s and status.
 
-`python scripts/summarize_runs.py DIR [--json]` (or `python -m simplexity.sweeps DIR`) prints it. A run is
-a directory holding `config.yaml` (what `run_experiment.py` writes once the config is valid) or a `FAILED` file (a
-job the sweep recorded as failed, see `simplexity.sweeps.failed_jobs`).
+`load_sweep(DIR)` returns it as a pandas DataFrame (for a notebook); `python scripts/summarize_runs.py DIR
+[--json]` (or `python -m simplexity.sweeps DIR`) prints it. A run is a directory holding `config.yaml` (what
+`run_experiment.py` writes once the config is valid) or a `FAILED` file (a job the sweep recorded as failed, see
+`simplexity.sweeps.failed_jobs`).
 """
 
 import argparse
@@ -13,17 +14,21 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import OmegaConf
 
 from simplexity.logging import flatten_config, read_jsonl_metrics
+from simplexity.run_record import CONFIG_FILE, METRICS_FILE, latest_config_path
 from simplexity.sweeps.failed_jobs import FAILED_FILE, FailedJob, read_failure
 
-CONFIG_FILE = "config.yaml"
-METRICS_FILE = "metrics.jsonl"
+if TYPE_CHECKING:  # pandas is imported when a table is built, so that `import simplexity` does not pay for it
+    import pandas as pd
+
 MULTIRUN_FILE = "multirun.yaml"
-_RESUMED_CONFIG = re.compile(r"config\.(\d+)\.yaml")
+FINAL_METRICS = ("loss", "validation/loss", "validation/excess_loss")  # the last logged value of each
+MEAN_METRICS = ("steps_per_second",)  # the mean over the log
+SWEEP_COLUMNS = ("run_dir", "run", "status", "error", "last_step", "num_steps", *FINAL_METRICS, *MEAN_METRICS)
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,8 @@ class RunSummary:
             is below `training.num_steps` (a run still in progress shows as `failed` too).
         error: the error a `FAILED` file records, or what is missing.
         last_step: the last logged step; `num_steps`: the step the run was to end at.
-        loss, validation_loss, excess_loss: the last logged values; `steps_per_second`: their mean over the log.
+        loss, validation_loss, excess_loss: the last logged values (None where there is none, or it is NaN);
+            `steps_per_second`: the mean over the log.
     """
 
     run: str
@@ -73,9 +79,8 @@ def find_run_dirs(root: str | Path) -> list[Path]:
 
 def latest_config(run_dir: Path) -> dict[str, Any] | None:
     """Returns the run's resolved config: `config.N.yaml` of the latest resume, else `config.yaml`; None if none."""
-    resumed = [(int(m.group(1)), p) for p in run_dir.glob("config.*.yaml") if (m := _RESUMED_CONFIG.fullmatch(p.name))]
-    path = max(resumed)[1] if resumed else run_dir / CONFIG_FILE
-    if not path.is_file():
+    path = latest_config_path(run_dir)
+    if path is None:
         return None
     try:
         content = OmegaConf.to_container(OmegaConf.load(path))
@@ -149,48 +154,146 @@ def _mean(records: list[dict[str, Any]], name: str) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def summarize_runs(root: str | Path) -> list[RunSummary]:
-    """Returns the summary of every run under `root` (see `find_run_dirs`), in natural order of their paths."""
-    root = Path(root)
+def _run_row(
+    run_dir: Path,
+    root: Path,
+    config: dict[str, Any] | None,
+    keys: list[str],
+    failure: FailedJob | None,
+    unconfigured: list[FailedJob],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Returns the run's row of the fixed columns (`SWEEP_COLUMNS`), and its overrides."""
+    records = read_jsonl_metrics(run_dir / METRICS_FILE)
+    if config is not None:
+        overrides = {key: config[key] for key in keys if key in config}
+    elif failure is not None:  # failed before writing its config: show what the job was given
+        constants = _sweep_constants(run_dir, root, unconfigured)
+        given = [override for override in failure.overrides if override not in constants and "=" in override]
+        overrides = {key: _parse_value(value) for key, value in (override.split("=", 1) for override in given)}
+    else:
+        overrides = {}
+    num_steps = config.get("training.num_steps") if config is not None else None
+    num_steps = num_steps if isinstance(num_steps, int) else None
+    last_step = max(record["step"] for record in records) if records else None
+    error = failure.error if failure is not None else None
+    if error is None and last_step is None:
+        error = f"no {METRICS_FILE}" if config is not None else f"no readable {CONFIG_FILE}"
+    elif error is None and num_steps is not None and last_step is not None and last_step < num_steps:
+        error = f"stopped at step {last_step} of {num_steps}"
+    row = {
+        "run_dir": str(run_dir.absolute()),
+        "run": run_dir.relative_to(root).as_posix(),
+        "status": "ok" if error is None else "failed",
+        "error": error,
+        "last_step": last_step,
+        "num_steps": num_steps,
+        **{name: _last(records, name) for name in FINAL_METRICS},
+        **{name: _mean(records, name) for name in MEAN_METRICS},
+    }
+    return row, overrides
+
+
+def _override_dtype(values: list[Any]) -> Any:
+    """Returns the nullable dtype of a column of `values` (None: missing): `Int64`, `Float64`, `boolean`, `string`.
+
+    Values of mixed types, or lists, make an object column.
+    """
+    present = [value for value in values if value is not None]
+    if not present:
+        return object
+    if all(isinstance(value, bool) for value in present):
+        return "boolean"
+    if any(isinstance(value, bool) for value in present):  # a bool is an int to isinstance
+        return object
+    if all(isinstance(value, int) for value in present):
+        return "Int64"
+    if all(isinstance(value, int | float) for value in present):
+        return "Float64"
+    if all(isinstance(value, str) for value in present):
+        return "string"
+    return object
+
+
+def load_sweep(sweep_dir: str | Path) -> "pd.DataFrame":
+    """Returns one row per run under `sweep_dir` (see `find_run_dirs`), in natural order of their paths.
+
+    Columns, in order:
+        run_dir: the run's directory, absolute (`simplexity.load_run` reads it).
+        run: the run's directory relative to `sweep_dir` (`.` for the directory itself).
+        status: `ok`, or `failed` when a `FAILED` file marks it, it logged no metrics, or its last logged step is
+            below `training.num_steps` (a run still in progress shows as `failed` too).
+        error: the error a `FAILED` file records, or what is missing; NA for a run that is `ok`.
+        last_step, num_steps: the last logged step and the step the run was to end at (`Int64`, NA if unknown).
+        loss, validation/loss, validation/excess_loss: the last logged values (NaN where none).
+        steps_per_second: the mean over the log.
+        then one column per config key that tells the runs apart (see `differing_keys`), by its dotted name, of
+            a nullable dtype: NA where a run's config lacks the key or sets it to null. A job that failed before
+            writing its config shows the overrides it was given that its sweep's other jobs were not.
+
+    Example:
+        >>> table = load_sweep("multirun/2024-05-01/12-00-00")
+        >>> table.groupby("predictive_model.name")["validation/loss"].min()
+
+    Raises:
+        FileNotFoundError: when `sweep_dir` is not a directory.
+    """
+    import pandas as pd
+
+    root = Path(sweep_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"sweep_dir={str(sweep_dir)!r}: not a directory")
     run_dirs = find_run_dirs(root)
     configs = {run_dir: latest_config(run_dir) for run_dir in run_dirs}
     flat = {run_dir: flatten_config(config) for run_dir, config in configs.items() if config is not None}
     keys = differing_keys(list(flat.values()))
     failures = {run_dir: read_failure(run_dir) for run_dir in run_dirs}
     unconfigured = [failure for run_dir, failure in failures.items() if failure is not None and run_dir not in flat]
-    summaries = []
+    rows, overrides = [], []
     for run_dir in run_dirs:
-        records = read_jsonl_metrics(run_dir / METRICS_FILE)
-        failure = failures[run_dir]
-        config = flat.get(run_dir)
-        if config is not None:
-            overrides = {key: config[key] for key in keys if key in config}
-        elif failure is not None:  # failed before writing its config: show what the job was given
-            constants = _sweep_constants(run_dir, root, unconfigured)
-            given = [override for override in failure.overrides if override not in constants and "=" in override]
-            overrides = {key: _parse_value(value) for key, value in (override.split("=", 1) for override in given)}
-        else:
-            overrides = {}
-        num_steps = config.get("training.num_steps") if config is not None else None
-        num_steps = num_steps if isinstance(num_steps, int) else None
-        last_step = max(record["step"] for record in records) if records else None
-        error = failure.error if failure is not None else None
-        if error is None and last_step is None:
-            error = f"no {METRICS_FILE}" if config is not None else f"no readable {CONFIG_FILE}"
-        elif error is None and num_steps is not None and last_step is not None and last_step < num_steps:
-            error = f"stopped at step {last_step} of {num_steps}"
+        row, given = _run_row(run_dir, root, flat.get(run_dir), keys, failures[run_dir], unconfigured)
+        rows.append(row)
+        overrides.append(given)
+    table = pd.DataFrame(rows, columns=pd.Index(SWEEP_COLUMNS)).astype(
+        {
+            "error": "string",
+            "last_step": "Int64",
+            "num_steps": "Int64",
+            **dict.fromkeys((*FINAL_METRICS, *MEAN_METRICS), float),
+        }
+    )
+    columns = {}
+    for name in dict.fromkeys(name for given in overrides for name in given):
+        values = [given.get(name) for given in overrides]
+        columns[name] = pd.Series(values, index=table.index, dtype=_override_dtype(values))
+    return pd.concat([table, pd.DataFrame(columns, index=table.index)], axis=1)
+
+
+def _present(value: Any) -> Any:
+    """Returns `value`, or None where a table holds a missing one (None, NA or NaN)."""
+    import pandas as pd
+
+    return None if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def summarize_runs(root: str | Path) -> list[RunSummary]:
+    """Returns the summary of every run under `root`: the rows of `load_sweep(root)`, in natural order of paths."""
+    table = load_sweep(root)
+    names = [str(name) for name in table.columns if name not in SWEEP_COLUMNS]
+    summaries = []
+    for record in table.to_dict("records"):
+        row = {str(name): _present(value) for name, value in record.items()}
         summaries.append(
             RunSummary(
-                run=run_dir.relative_to(root).as_posix(),
-                overrides=overrides,
-                status="ok" if error is None else "failed",
-                error=error,
-                last_step=last_step,
-                num_steps=num_steps,
-                loss=_last(records, "loss"),
-                validation_loss=_last(records, "validation/loss"),
-                excess_loss=_last(records, "validation/excess_loss"),
-                steps_per_second=_mean(records, "steps_per_second"),
+                run=row["run"],
+                overrides={name: row[name] for name in names if row[name] is not None},
+                status=row["status"],
+                error=row["error"],
+                last_step=row["last_step"],
+                num_steps=row["num_steps"],
+                loss=row["loss"],
+                validation_loss=row["validation/loss"],
+                excess_loss=row["validation/excess_loss"],
+                steps_per_second=row["steps_per_second"],
             )
         )
     return summaries

@@ -7,6 +7,7 @@ from simplexity.training.loss import next_token_loss, next_token_losses
 from simplexity.training.trainer import (
     NonFiniteLossError,
     PeriodicEvaluation,
+    TrainingInterruptedError,
     TrainResult,
     TrainState,
     initial_train_state,
@@ -22,6 +23,7 @@ __all__ = [
     "TrainResult",
     "TrainState",
     "TrainingConfig",
+    "TrainingInterruptedError",
     "ValidationConfig",
     "Validator",
     "check_batch_splits_over_devices",

@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jax.sharding import NamedSharding, PartitionSpec
-from jaxtyping import Array, Int, PRNGKeyArray
+from jax.sharding import NamedSharding
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from simplexity.config.errors import UserError
 from simplexity.config.schema import TrainingConfig
@@ -21,8 +21,9 @@ from simplexity.logging import MetricsLogger
 from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import PredictiveModel
 from simplexity.training.data import sample_sequences
-from simplexity.training.devices import data_parallel_sharding
+from simplexity.training.devices import data_parallel_sharding, replicate
 from simplexity.training.loss import next_token_loss
+from simplexity.training.precision import in_compute_dtype
 from simplexity.training.validator import ValidationConfig, Validator
 
 # Streams derived from the run's seed; fixed so that a run's data never depends on anything but seed and step.
@@ -30,11 +31,22 @@ _TRAINING_DATA_STREAM = 1
 
 
 class TrainState(eqx.Module):
-    """Everything that changes during training: parameters, optimizer state and the number of steps taken."""
+    """Everything that changes during training: parameters, optimizer state, steps taken and loss statistics.
+
+    Arguments:
+        params: the model's arrays.
+        opt_state: the optimizer's state.
+        step: optimizer steps taken.
+        loss_ema_sum: the exponential moving average of the loss before bias correction (`sum_s (1 - d) d^(t-s)
+            loss_s`); `TrainingDynamics.loss_ema` divides it by `1 - d^t`.
+        loss_min: the lowest training loss of any step so far (infinity before the first).
+    """
 
     params: Any
     opt_state: optax.OptState
     step: Int[Array, ""]
+    loss_ema_sum: Float[Array, ""]
+    loss_min: Float[Array, ""]
 
 
 @dataclass(frozen=True)
@@ -49,7 +61,13 @@ class TrainResult:
 def initial_train_state(model: PredictiveModel, optimizer: optax.GradientTransformation) -> TrainState:
     """Returns the state of a run that has taken no step: the model's parameters (copied) and a fresh optimizer."""
     params = jax.tree.map(jnp.copy, eqx.filter(model, eqx.is_array))
-    return TrainState(params=params, opt_state=optimizer.init(params), step=jnp.asarray(0, dtype=jnp.int32))
+    return TrainState(
+        params=params,
+        opt_state=optimizer.init(params),
+        step=jnp.asarray(0, dtype=jnp.int32),
+        loss_ema_sum=jnp.asarray(0.0, dtype=jnp.float32),
+        loss_min=jnp.asarray(jnp.inf, dtype=jnp.float32),
+    )
 
 
 def training_data_key(seed: int) -> PRNGKeyArray:
@@ -64,18 +82,31 @@ def make_train_chunk(
     config: TrainingConfig,
     data_key: PRNGKeyArray,
     batch_sharding: NamedSharding | None = None,
-) -> Callable[[TrainState, int], tuple[TrainState, dict[str, Array]]]:
-    """Returns `train_chunk(state, num_steps) -> (state, metrics)`, jit-compiled, donating `state`.
+    entropy_rate: float | None = None,
+) -> Callable[[TrainState, Any, int], tuple[TrainState, dict[str, Array]]]:
+    """Returns `train_chunk(state, initial_params, num_steps) -> (state, metrics)`, jit-compiled, donating `state`.
 
     One call samples a fresh batch for each step from `fold_in(data_key, step)`, takes `num_steps` optimizer
-    steps inside `jax.lax.scan`, and returns per-metric sums over those steps and the index of the first step
-    whose loss was not finite (`num_steps` if none); nothing leaves the device. With `batch_sharding`, each
+    steps inside `jax.lax.scan`, and returns, without leaving the device: per-step sums over those steps
+    (`SUMMED_METRICS`), the values after the last step (`FINAL_METRICS`, measured against `initial_params`) and
+    the index of the first step whose loss was not finite (`num_steps` if none). With `batch_sharding`, each
     batch is split over devices along its first axis and the parameters are replicated (data parallel).
+
+    Arguments:
+        model: the model; its arrays' structure and its static parts.
+        process: the training data generator.
+        optimizer: the optax transformation.
+        config: sizes, and `loss_ema_decay`.
+        data_key: the key the batches are folded from.
+        batch_sharding: how each batch is split over devices; None on one device.
+        entropy_rate: the process's entropy rate in nats; the chunk then also sums
+            `loss_over_entropy_rate`, the loss's excess over it.
     """
     static = eqx.filter(model, eqx.is_array, inverse=True)
+    decay = config.loss_ema_decay
 
     def loss_of_params(params: Any, tokens: Int[Array, "batch seq"]) -> Array:
-        return next_token_loss(eqx.combine(params, static), tokens)
+        return next_token_loss(eqx.combine(in_compute_dtype(params, config.precision), static), tokens)
 
     def train_step(state: TrainState, _: None) -> tuple[TrainState, dict[str, Array]]:
         tokens = sample_sequences(
@@ -86,17 +117,37 @@ def make_train_chunk(
         loss, grads = jax.value_and_grad(loss_of_params)(state.params, tokens)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = eqx.apply_updates(state.params, updates)
-        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads)}
-        return TrainState(params=params, opt_state=opt_state, step=state.step + 1), metrics
+        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), "update_norm": optax.tree.norm(updates)}
+        if entropy_rate is not None:
+            metrics["loss_over_entropy_rate"] = loss - entropy_rate
+        loss32 = loss.astype(jnp.float32)
+        new_state = TrainState(
+            params=params,
+            opt_state=opt_state,
+            step=state.step + 1,
+            loss_ema_sum=decay * state.loss_ema_sum + (1.0 - decay) * loss32,
+            loss_min=jnp.minimum(state.loss_min, loss32),
+        )
+        return new_state, metrics
 
-    def train_chunk(state: TrainState, num_steps: int) -> tuple[TrainState, dict[str, Array]]:
+    def train_chunk(state: TrainState, initial_params: Any, num_steps: int) -> tuple[TrainState, dict[str, Array]]:
         state, metrics = jax.lax.scan(train_step, state, length=num_steps)
         finite = jnp.isfinite(metrics["loss"])
         summary = jax.tree.map(jnp.sum, metrics)
+        # Measured once after the scan, not at every step: they describe where the chunk ended.
+        summary["param_norm"] = optax.tree.norm(state.params)
+        summary["distance_from_init"] = optax.tree.norm(jax.tree.map(jnp.subtract, state.params, initial_params))
+        summary["loss_ema"] = state.loss_ema_sum / (1.0 - decay ** state.step.astype(jnp.float32))
+        summary["loss_min"] = state.loss_min
         summary["first_non_finite"] = jnp.where(jnp.all(finite), num_steps, jnp.argmin(finite))
         return state, summary
 
-    return jax.jit(train_chunk, static_argnums=1, donate_argnums=0)
+    return jax.jit(train_chunk, static_argnums=2, donate_argnums=0)
+
+
+# Metrics the chunk sums over its steps (logged as means per step) and metrics it reports after its last step.
+SUMMED_METRICS = ("loss", "grad_norm", "update_norm", "loss_over_entropy_rate")
+FINAL_METRICS = ("param_norm", "distance_from_init", "loss_ema", "loss_min")
 
 
 class PeriodicEvaluation(Protocol):
@@ -137,6 +188,7 @@ def train(
     resume_from: TrainState | None = None,
     learning_rate: optax.Schedule | None = None,
     evaluations: Sequence[PeriodicEvaluation] = (),
+    entropy_rate: float | None = None,
 ) -> TrainResult:
     """Trains `model` on sequences sampled from `process` until step `config.num_steps`.
 
@@ -151,13 +203,18 @@ def train(
         config: lengths, sizes and intervals.
         seed: the run's seed; the training data derive from it.
         validation: evaluated at every logging point; its metrics are logged as `validation/...`.
-        loggers: receive `{"loss", "grad_norm", "steps_per_second", "tokens_seen", ...}` every `log_every` steps.
+        loggers: receive every `log_every` steps the means over the interval of `loss`, `grad_norm`, `update_norm`
+            (and `loss_over_entropy_rate`), the values at the step of `param_norm`, `distance_from_init` (from
+            `model`'s parameters, also on a resumed run), `loss_ema` and `loss_min`, and `steps_per_second`,
+            `tokens_seen`, `learning_rate` and the validation and evaluation metrics.
         checkpointer: saves the `TrainState` every `checkpoint_every` steps and at the end.
         resume_from: the state to continue from (a restored checkpoint); a fresh one when None.
         learning_rate: the schedule, to log `learning_rate` at each logging point.
         evaluations: run on the model at the logging points that are multiples of their `every` (and at the
             end); their metrics join that step's record. They run outside the compiled chunk, so they change
             nothing that is compiled.
+        entropy_rate: the process's entropy rate (nats per token), for `loss_over_entropy_rate`; not logged
+            when None.
 
     Returns:
         The trained model, its final `TrainState` and the logged metrics.
@@ -165,6 +222,8 @@ def train(
     Raises:
         NonFiniteLossError: naming the first step whose loss was NaN or infinite; no checkpoint is written
             after it.
+        TrainingInterruptedError: on Ctrl-C, naming the last completed step; with
+            `config.checkpoint_on_interrupt`, the state at the interrupt is saved first.
 
     Example:
         >>> result = train(model, process, optax.adam(1e-3), TrainingConfig(64, 64, 1000, 100), seed=0)
@@ -173,48 +232,87 @@ def train(
     sharding = data_parallel_sharding()
     state: TrainState = initial_train_state(model, optimizer) if resume_from is None else resume_from
     if sharding is not None:
-        state = jax.device_put(state, NamedSharding(sharding.mesh, PartitionSpec()))
-    train_chunk = make_train_chunk(model, process, optimizer, config, training_data_key(seed), sharding)
+        state = replicate(state, sharding)
+    train_chunk = make_train_chunk(
+        model, process, optimizer, config, training_data_key(seed), sharding, entropy_rate=entropy_rate
+    )
+    initial_params = eqx.filter(model, eqx.is_array)
     validator = Validator(model, validation, config.sequence_len) if validation is not None else None
     compiled_chunks: dict[int, Any] = {}
     history: list[dict[str, Any]] = []
     interval = _IntervalMetrics()
     step = int(state.step)
-    while step < config.num_steps:
-        num_steps = _next_stop(step, config) - step
-        if num_steps not in compiled_chunks:
+    try:
+        while step < config.num_steps:
+            num_steps = _next_stop(step, config) - step
+            if num_steps not in compiled_chunks:
+                start = time.perf_counter()
+                compiled_chunks[num_steps] = train_chunk.lower(state, initial_params, num_steps).compile()  # pyright: ignore
+                interval.compile_seconds += time.perf_counter() - start
             start = time.perf_counter()
-            compiled_chunks[num_steps] = train_chunk.lower(state, num_steps).compile()  # pyright: ignore
-            interval.compile_seconds += time.perf_counter() - start
-        start = time.perf_counter()
-        state, sums = compiled_chunks[num_steps](state)
-        # The only device-to-host transfer between logging points: the chunk's summed metrics (a few scalars).
-        sums = jax.device_get(sums)
-        first_non_finite = int(sums.pop("first_non_finite"))
-        if first_non_finite < num_steps:
-            raise NonFiniteLossError(f"loss became non-finite at step {step + first_non_finite + 1}")
-        interval.add(sums, num_steps, time.perf_counter() - start)
-        step += num_steps
-        if step % config.log_every == 0 or step == config.num_steps:
-            record: dict[str, Any] = interval.means()
-            record["tokens_seen"] = float(step * config.batch_size * config.sequence_len)
-            if learning_rate is not None:
-                record["learning_rate"] = float(np.asarray(learning_rate(step - 1)))
-            if validator is not None:
-                record.update(validator(state.params))
-            due = [evaluation for evaluation in evaluations if step % evaluation.every == 0 or step == config.num_steps]
-            if due:
-                current = eqx.combine(state.params, eqx.filter(model, eqx.is_array, inverse=True))
-                for evaluation in due:
-                    record.update(evaluation(current))
-            for logger in loggers:
-                logger.log(step, record)
-            history.append({"step": step, **record})
-            interval = _IntervalMetrics()
-        if checkpointer is not None and _is_checkpoint_step(step, config):
-            checkpointer.save(step, state)
+            state, sums = compiled_chunks[num_steps](state, initial_params)
+            # The only device-to-host transfer between logging points: the chunk's summed metrics (a few scalars).
+            sums = jax.device_get(sums)
+            first_non_finite = int(sums.pop("first_non_finite"))
+            if first_non_finite < num_steps:
+                raise NonFiniteLossError(f"loss became non-finite at step {step + first_non_finite + 1}")
+            interval.add(sums, num_steps, time.perf_counter() - start)
+            step += num_steps
+            if step % config.log_every == 0 or step == config.num_steps:
+                record: dict[str, Any] = interval.means()
+                record["tokens_seen"] = float(step * config.batch_size * config.sequence_len)
+                if learning_rate is not None:
+                    record["learning_rate"] = float(np.asarray(learning_rate(step - 1)))
+                if validator is not None:
+                    record.update(validator(state.params))
+                due = [
+                    evaluation for evaluation in evaluations if step % evaluation.every == 0 or step == config.num_steps
+                ]
+                if due:
+                    current = eqx.combine(state.params, eqx.filter(model, eqx.is_array, inverse=True))
+                    for evaluation in due:
+                        record.update(evaluation(current))
+                for logger in loggers:
+                    logger.log(step, record)
+                history.append({"step": step, **record})
+                interval = _IntervalMetrics()
+            if checkpointer is not None and _is_checkpoint_step(step, config):
+                checkpointer.save(step, state)
+    except KeyboardInterrupt as interrupt:
+        saved = _checkpoint_at_interrupt(state, checkpointer) if config.checkpoint_on_interrupt else None
+        raise TrainingInterruptedError(step, saved) from interrupt
     trained = eqx.combine(state.params, eqx.filter(model, eqx.is_array, inverse=True))
     return TrainResult(model=trained, state=state, metrics=history)
+
+
+def _checkpoint_at_interrupt(state: TrainState, checkpointer: Checkpointer | None) -> int | None:
+    """Saves `state` when it is intact and not saved yet; returns its step, or None when nothing was saved.
+
+    Ctrl-C can land while a chunk's call is being dispatched, after `state`'s buffers were donated to it: then
+    there is nothing whole to save.
+    """
+    if checkpointer is None or any(leaf.is_deleted() for leaf in jax.tree.leaves(state)):
+        return None
+    step = int(state.step)
+    if step not in checkpointer.steps():
+        checkpointer.save(step, state)
+    return step
+
+
+class TrainingInterruptedError(UserError):
+    """Ctrl-C stopped the run (exit code 130).
+
+    Arguments:
+        step: the last step whose chunk completed.
+        saved: the step of the checkpoint saved at the interrupt, or None.
+        note: what follows `interrupted at step N; ` in the message (where the work is kept), if anything.
+    """
+
+    exit_code = 130
+
+    def __init__(self, step: int, saved: int | None, note: str | None = None):
+        super().__init__(f"interrupted at step {step}" + (f"; {note}" if note else ""))
+        self.step, self.saved = step, saved
 
 
 class NonFiniteLossError(UserError):
@@ -228,22 +326,28 @@ class NonFiniteLossError(UserError):
 
 @dataclass
 class _IntervalMetrics:
-    """Metric sums over the steps since the last log, with the time they took."""
+    """Metric sums over the steps since the last log, the last chunk's final metrics, and the time they took."""
 
     sums: dict[str, float] = field(default_factory=dict)
+    finals: dict[str, float] = field(default_factory=dict)
     steps: int = 0
     seconds: float = 0.0
     compile_seconds: float = 0.0
 
     def add(self, sums: dict[str, Any], steps: int, seconds: float) -> None:
+        """Adds one chunk's summed metrics; its final metrics replace the previous chunk's."""
         for name, value in sums.items():
-            self.sums[name] = self.sums.get(name, 0.0) + float(value)
+            if name in FINAL_METRICS:
+                self.finals[name] = float(value)
+            else:
+                self.sums[name] = self.sums.get(name, 0.0) + float(value)
         self.steps += steps
         self.seconds += seconds
 
     def means(self) -> dict[str, float]:
-        """Returns per-step means, steps per second, and the compile time if any compile happened."""
+        """Returns per-step means, the final values, steps per second, and the compile time if any compile happened."""
         record = {name: value / self.steps for name, value in self.sums.items()}
+        record.update(self.finals)
         record["steps_per_second"] = self.steps / self.seconds if self.seconds > 0 else math.inf
         if self.compile_seconds:
             record["compile_seconds"] = self.compile_seconds

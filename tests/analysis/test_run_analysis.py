@@ -1,20 +1,13 @@
 """`run_analysis.py` end to end, in subprocesses, on a tiny training run."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).parents[2]
+from tests.command_line import run_script
+
 pytestmark = pytest.mark.slow
-
-
-def run_script(script: str, *overrides: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, script, *overrides], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
-    )
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ def test_model_vocab_size_comes_from_the_data():
         ("training.sequence_len=0", "training.sequence_len=0"),
         ("training.log_every=5000", "training.log_every=5000: must be at most training.num_steps=1000"),
         ("training.checkpoint_every=0", "training.checkpoint_every=0: must be a positive integer or null"),
+        ("training.loss_ema_decay=1.0", "training.loss_ema_decay=1.0: must be a number in"),
         ("seed=-3", "seed=-3"),
         ("predictive_model.instance.vocab_size=4", "must equal training_data_generator.vocab_size=3"),
         ("predictive_model.load_checkpoint_step=soon", "predictive_model.load_checkpoint_step='soon'"),

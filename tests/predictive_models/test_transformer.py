@@ -11,8 +11,10 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from simplexity.config import CONFIG_DIR as PACKAGE_CONFIG_DIR
+from simplexity.config import register_configs
 from simplexity.predictive_models import PredictiveModel
 from simplexity.predictive_models.transformer import (
+    CausalSelfAttention,
     Transformer,
     apply_rotary,
     build_gruformer,
@@ -52,6 +54,7 @@ def model(request) -> Transformer:
 
 def default_model(name: str) -> Transformer:
     """Returns the model of `configs/predictive_model/{name}.yaml`, built the way `run_experiment.py` builds it."""
+    register_configs()  # `train.yaml` starts from the `train_schema` it stores
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base=None):
         cfg = compose(config_name="train", overrides=[f"predictive_model={name}"])
     return hydra.utils.instantiate(cfg.predictive_model.instance)
@@ -175,3 +178,113 @@ def test_default_transformer_learns_mess3(mess3):
     config = TrainingConfig(sequence_len=16, batch_size=64, num_steps=150, log_every=50)
     result = train(default_model("transformer"), mess3, optax.adam(3e-3), config, seed=0)
     assert result.metrics[-1]["loss"] < math.log(3) - 0.003
+
+
+def reference_attention(attention: CausalSelfAttention, x: jax.Array) -> jax.Array:
+    """Causal softmax attention of one `(seq, d_model)` sequence, written out: scores, mask, softmax, weighted sum."""
+    seq_len, d_model = x.shape
+    num_heads = attention.num_heads
+    head_dim = d_model // num_heads
+    queries = jax.vmap(attention.query_proj)(x).reshape(seq_len, num_heads, head_dim)
+    keys = jax.vmap(attention.key_proj)(x).reshape(seq_len, num_heads, head_dim)
+    values = jax.vmap(attention.value_proj)(x).reshape(seq_len, num_heads, head_dim)
+    if attention.rotary:
+        queries, keys = apply_rotary(queries), apply_rotary(keys)
+    scores = jnp.einsum("qhd,khd->hqk", queries, keys) / math.sqrt(head_dim)
+    causal = np.tril(np.ones((seq_len, seq_len), dtype=bool))
+    scores = jnp.where(causal, scores, -jnp.inf)
+    weights = jnp.exp(scores - scores.max(axis=-1, keepdims=True))
+    weights = weights / weights.sum(axis=-1, keepdims=True)
+    heads = jnp.einsum("hqk,khd->qhd", weights, values).reshape(seq_len, d_model)
+    return jax.vmap(attention.output_proj)(heads)
+
+
+def reference_logits(model: Transformer, tokens: jax.Array) -> jax.Array:
+    """The logits of a `(batch, seq)` batch, with every block's attention replaced by `reference_attention`."""
+
+    def one_sequence(tokens):
+        x = model.token_embedding[tokens]
+        if model.position_embedding is not None:
+            x = x + model.position_embedding[: tokens.shape[0]]
+        for block in model.blocks:
+            assert isinstance(block.mixer, CausalSelfAttention)
+            x = x + reference_attention(block.mixer, jax.vmap(block.norm1)(x))
+            x = x + jax.vmap(block.mlp)(jax.vmap(block.norm2)(x))
+        return jax.vmap(model.head)(jax.vmap(model.final_norm)(x))
+
+    return jax.vmap(one_sequence)(tokens)
+
+
+def in_bfloat16(tree):
+    return jax.tree.map(lambda leaf: leaf.astype(jnp.bfloat16) if eqx.is_inexact_array(leaf) else leaf, tree)
+
+
+@pytest.mark.parametrize("rotary", [False, True], ids=["no_positions", "rotary"])
+@pytest.mark.parametrize("num_heads", [1, 2, 4])
+def test_attention_equals_explicit_causal_softmax_attention(num_heads, rotary):
+    attention = CausalSelfAttention(16, num_heads, rotary=rotary, key=jax.random.key(4))
+    x = jax.random.normal(jax.random.key(5), (3, 9, 16))
+    np.testing.assert_allclose(
+        jax.vmap(attention)(x), jax.vmap(lambda x: reference_attention(attention, x))(x), rtol=1e-5, atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("rotary", [False, True], ids=["no_positions", "rotary"])
+def test_attention_gradients_equal_those_of_explicit_attention(rotary):
+    attention = CausalSelfAttention(16, 4, rotary=rotary, key=jax.random.key(6))
+    x = jax.random.normal(jax.random.key(7), (2, 7, 16))
+    grads = eqx.filter_jit(eqx.filter_grad(lambda attention: jnp.sum(jnp.sin(jax.vmap(attention)(x)))))(attention)
+    reference_grads = eqx.filter_jit(
+        eqx.filter_grad(lambda attention: jnp.sum(jnp.sin(jax.vmap(lambda x: reference_attention(attention, x))(x))))
+    )(attention)
+    for leaf, reference_leaf in zip(jax.tree.leaves(grads), jax.tree.leaves(reference_grads), strict=True):
+        np.testing.assert_allclose(leaf, reference_leaf, rtol=1e-5, atol=1e-5)
+
+
+FOUR_HEAD_SIZES: dict[str, Any] = {**TRANSFORMER_SIZES, "d_model": 16, "num_heads": 4}
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: build_transformer(**TRANSFORMER_SIZES, max_sequence_len=8, positions="rotary", seed=0),
+        lambda: build_transformer(**TRANSFORMER_SIZES, max_sequence_len=8, positions="learned", seed=0),
+        lambda: build_transformer(**FOUR_HEAD_SIZES, max_sequence_len=8, positions="rotary", seed=2),
+    ],
+    ids=["rotary", "learned", "rotary_4_heads"],
+)
+def test_transformer_logits_equal_those_with_explicit_attention(build):
+    model = build()
+    tokens = jax.random.randint(jax.random.key(8), (4, 8), 0, 3)
+    expected = eqx.filter_jit(reference_logits)(model, tokens)
+    np.testing.assert_allclose(logits_of(model, tokens), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_transformer_builder_rejects_an_unknown_attention_implementation():
+    with pytest.raises(ValueError, match="attention_implementation='flash' must be one of xla, cudnn"):
+        build_transformer(**TRANSFORMER_SIZES, max_sequence_len=8, attention_implementation="flash")  # type: ignore[arg-type]
+
+
+def test_default_transformer_config_uses_xla_attention():
+    model = default_model("transformer")
+    assert all(
+        isinstance(block.mixer, CausalSelfAttention) and block.mixer.attention_implementation == "xla"
+        for block in model.blocks
+    )
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("positions", ["rotary", "learned"])
+def test_cudnn_attention_matches_xla_attention_in_bfloat16(positions):
+    # cuDNN flash attention needs half precision and a head size that is a multiple of 8: 64 / 4 = 16.
+    sizes: dict[str, Any] = {"vocab_size": 3, "d_model": 64, "num_layers": 2, "num_heads": 4, "mlp_hidden": 128}
+    xla, cudnn = (
+        in_bfloat16(build_transformer(**sizes, max_sequence_len=64, positions=positions, attention_implementation=kind))
+        for kind in ("xla", "cudnn")
+    )
+    tokens = jax.random.randint(jax.random.key(9), (8, 64), 0, 3)
+    xla_logits, cudnn_logits = logits_of(xla, tokens), logits_of(cudnn, tokens)
+    assert cudnn_logits.dtype == jnp.bfloat16
+    np.testing.assert_allclose(
+        np.asarray(cudnn_logits, dtype=np.float32), np.asarray(xla_logits, dtype=np.float32), rtol=2e-2, atol=2e-2
+    )

@@ -9,7 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from simplexity.sweeps import record_failure, summarize_runs
-from simplexity.sweeps.summary import differing_keys, format_table, main, to_json
+from simplexity.sweeps.summary import differing_keys, format_table, load_sweep, main, to_json
 
 
 def config(seed: int = 0, learning_rate: float = 0.003, model: str = "gru_rnn", num_steps: int = 6) -> dict[str, Any]:
@@ -197,3 +197,47 @@ def test_main_refuses_a_directory_without_runs(tmp_path, capsys, name):
     assert main([str(tmp_path / name)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and len(error.strip().splitlines()) == 1
+
+
+def test_the_sweep_table_has_one_row_per_run_with_status_final_metrics_and_override_columns(tmp_path):
+    make_run(tmp_path / "0", config(seed=0, learning_rate=0.01), finished(final_loss=1.1))
+    make_run(tmp_path / "1", config(seed=1, learning_rate=1.0), finished(num_steps=4, final_loss=1.2))
+    record_failure(tmp_path / "2", 2, ["seed=2"], "seed=2: bad")
+    table = load_sweep(tmp_path)
+    assert list(table.columns) == [
+        "run_dir",
+        "run",
+        "status",
+        "error",
+        "last_step",
+        "num_steps",
+        "loss",
+        "validation/loss",
+        "validation/excess_loss",
+        "steps_per_second",
+        "seed",
+        "training.optimizer.instance.learning_rate",
+    ]
+    assert table["run_dir"].tolist() == [str((tmp_path / name).absolute()) for name in ["0", "1", "2"]]
+    assert table["status"].tolist() == ["ok", "failed", "failed"]
+    assert table["last_step"].fillna(-1).tolist() == [6, 4, -1]  # NA: the failed job logged nothing
+    assert table["loss"].iloc[0] == pytest.approx(1.1) and math.isnan(table["loss"].iloc[2])
+    assert table["steps_per_second"].iloc[0] == pytest.approx(400.0)
+    assert (str(table["seed"].dtype), table["seed"].tolist()) == ("Int64", [0, 1, 2])
+    learning_rates = table["training.optimizer.instance.learning_rate"]
+    assert (str(learning_rates.dtype), learning_rates.tolist()[:2]) == ("Float64", [0.01, 1.0])
+    assert learning_rates.isna().tolist() == [False, False, True]  # the failed job was not given one
+
+
+def test_a_step_a_resumed_run_logged_again_counts_once(tmp_path):
+    first = [record(2, 1.3, 100.0), record(4, 1.2, 100.0)]
+    resumed = [record(4, 1.25, 400.0), record(6, 1.1, 400.0)]  # from the checkpoint of step 2
+    make_run(tmp_path / "0", config(num_steps=6), first + resumed)
+    [summary] = summarize_runs(tmp_path)
+    assert (summary.status, summary.last_step, summary.loss) == ("ok", 6, pytest.approx(1.1))
+    assert summary.steps_per_second == pytest.approx(300.0)
+
+
+def test_the_sweep_table_of_a_missing_directory_is_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        load_sweep(tmp_path / "missing")

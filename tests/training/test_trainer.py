@@ -45,6 +45,9 @@ def test_resumed_run_ends_bit_identical_to_uninterrupted_run(mess3, tiny_gru_rnn
     for a, b in zip(params_of(uninterrupted.model), params_of(resumed.model), strict=True):
         np.testing.assert_array_equal(a, b)
     assert [r["step"] for r in resumed.metrics] == [8, 12]
+    # The loss statistics travel in the checkpoint, and the distance is measured from the same initialisation.
+    for name in ("loss", "loss_ema", "loss_min", "param_norm", "distance_from_init"):
+        assert resumed.metrics[-1][name] == uninterrupted.metrics[-1][name], name
 
 
 def test_training_leaves_the_given_model_untouched(mess3, tiny_gru_rnn):
