@@ -18,7 +18,7 @@ class CompileCounter:
         self.names: list[str] = []
         self.at_step: dict[int, int] = {}
 
-    def __call__(self, event: str, duration: float, **kwargs: Any) -> None:
+    def __call__(self, event: str, duration_secs: float, **kwargs: str | int) -> None:
         if event == BACKEND_COMPILE_EVENT:
             self.names.append(str(kwargs.get("fun_name")))
 
