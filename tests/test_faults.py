@@ -5,6 +5,7 @@ config mistakes. Two runs into one directory: `tests/persistence/test_run_lock.p
 `tests/logging/test_mlflow_server.py`.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
+from simplexity.logging import read_jsonl_metrics
 from tests.command_line import ROOT, file_digests, run_experiment
 
 pytestmark = pytest.mark.slow
@@ -95,6 +97,12 @@ def test_an_older_good_step_resumes_when_the_newer_ones_are_damaged(uninterrupte
     assert result.returncode == 0, result.stderr
     assert one_stderr_line(result).startswith("warning: checkpoint 6 in ")
     assert_same_checkpoint(run_dir / "checkpoints" / "6", uninterrupted / "checkpoints" / "6")
+    # Step 6 was logged by both runs; it is read once, as the resumed run logged it.
+    raw = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [record["step"] for record in raw] == [2, 4, 6, 6]
+    records = read_jsonl_metrics(run_dir / "metrics.jsonl")
+    assert [record["step"] for record in records] == [2, 4, 6]
+    assert records[-1] == raw[-1]
 
 
 def test_a_checkpoint_that_does_not_fit_is_one_line_without_asyncio_noise(uninterrupted, tmp_path):
