@@ -64,10 +64,12 @@ def run_experiment(cfg: DictConfig | ExperimentConfig, run_dir: str | Path) -> f
                 "needs predictive_model.load_checkpoint_dir when persistence=none",
             )
         checkpoint_dir = None
-        state, start_step = resolve_resume(model_settings, run_dir / "no-checkpoints", template)
+        state, start_step = resolve_resume(
+            model_settings, run_dir / "no-checkpoints", template, writer=jax.process_index() == 0
+        )
     else:
         checkpoint_dir = run_dir / config.persistence.checkpoint_dir
-        state, start_step = resolve_resume(model_settings, checkpoint_dir, template)
+        state, start_step = resolve_resume(model_settings, checkpoint_dir, template, writer=jax.process_index() == 0)
 
     probes = training_probes(config.analysis, experiment.process, experiment.model, config.training.sequence_len)
     evaluations = [] if probes is None else [probes]

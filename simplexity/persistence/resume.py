@@ -50,6 +50,7 @@ def resolve_resume(
     checkpoint_dir: Path,
     template: Any,
     notify: Callable[[str], None] = _notify_on_stderr,
+    writer: bool = True,
 ) -> tuple[Any | None, int]:
     """Returns the state to resume from (None for a fresh start) and its step, or raises a `UserError`.
 
@@ -64,6 +65,8 @@ def resolve_resume(
         checkpoint_dir: where this run writes its checkpoints.
         template: a state of the right structure for restoring (`initial_train_state`).
         notify: receives each one-line notice (a damaged checkpoint skipped); stderr by default.
+        writer: whether this process changes the checkpoint directory. In a multi-host run only process 0 does:
+            the others skip damaged checkpoints the same way but leave moving them aside to it, and say nothing.
 
     Raises:
         ConfigError: a step that does not exist, or good later checkpoints that resuming would overwrite.
@@ -92,7 +95,9 @@ def resolve_resume(
     with Checkpointer(load_dir) as source:
         candidates = [s for s in source.steps() if s <= step] if requested == "latest" else [step]
         try:
-            state, step, damage = _restore_newest_good(source, candidates, template, load_dir == checkpoint_dir, notify)
+            state, step, damage = _restore_newest_good(
+                source, candidates, template, writer and load_dir == checkpoint_dir, notify if writer else _silent
+            )
         except CheckpointMismatchError as error:
             raise UnfitCheckpointError.invalid(
                 step_key, requested, f"{error.args[0]}: does not fit this model and optimizer ({error.args[1]})"
@@ -100,8 +105,12 @@ def resolve_resume(
         if damage is not None:
             raise _damaged_request(source, requested, damage, template)
     with Checkpointer(checkpoint_dir) as own:
-        _clear_later(own, step, requested, template, notify)
+        _clear_later(own, step, requested, template, notify, writer)
     return state, step
+
+
+def _silent(message: str) -> None:
+    del message
 
 
 def _restore_newest_good(
@@ -147,8 +156,10 @@ def _damaged_request(source: Checkpointer, requested: Any, damage: DamagedCheckp
     return DamagedCheckpointRequestedError(f"predictive_model.load_checkpoint_step={requested!r}: {damage}; {advice}")
 
 
-def _clear_later(own: Checkpointer, step: int, requested: Any, template: Any, notify: Callable[[str], None]) -> None:
-    """Refuses to resume below good checkpoints of the run's own; damaged later ones are moved aside."""
+def _clear_later(
+    own: Checkpointer, step: int, requested: Any, template: Any, notify: Callable[[str], None], writer: bool
+) -> None:
+    """Refuses to resume below good checkpoints of the run's own; the writer moves damaged later ones aside."""
     damaged: list[DamagedCheckpointError] = []
     kept = []
     for later_step in [s for s in own.steps() if s > step]:
@@ -166,5 +177,5 @@ def _clear_later(own: Checkpointer, step: int, requested: Any, template: Any, no
             requested,
             f"{own.directory} already holds later checkpoints {kept}, which resuming would overwrite",
         )
-    for damage in damaged:
+    for damage in damaged if writer else []:
         notify(f"warning: {damage}; moved aside to {own.move_aside(damage.step)}")
