@@ -45,6 +45,9 @@ def _override_key(group: str, option: str) -> str:
 
 def describe_user_error(error: BaseException) -> str:
     """Returns a one-line description of a configuration mistake."""
+    if _is_run_directory_error(error):
+        assert isinstance(error, OSError)
+        return f"hydra.run.dir: {error.filename} cannot be created ({error.strerror})"
     if isinstance(error, MissingConfigException) and error.missing_cfg_file and error.options is not None:
         path = PurePosixPath(error.missing_cfg_file)
         group = str(path.parent)
@@ -150,17 +153,25 @@ def _report_user_errors(app: Callable[[], Any]) -> None:
     except KeyboardInterrupt:
         # Ctrl-C outside the training loop (which reports its own step): nothing to keep but what is written.
         _exit_with("interrupted", INTERRUPTED_EXIT_CODE)
-    except OSError as error:
-        if _USER_WANTS_TRACEBACK or _TASK_STARTED or isinstance(error, HydraException):
-            if isinstance(error, HydraException) and not _USER_WANTS_TRACEBACK:  # a missing config file
-                _exit_with(describe_user_error(error))
-            raise
-        # Before the task: Hydra could not make the run directory (under a file, or in a read-only parent).
-        _exit_with(f"hydra.run.dir: {error.filename} cannot be created ({error.strerror})", StorageError.exit_code)
     except Exception as error:
         # Before the task starts, anything that fails is the command line's or the config's fault (Hydra raises
         # a plain ValueError for some malformed overrides); once it has started, only known user errors are.
         is_user_error = isinstance(error, UserError | HydraException | OmegaConfBaseException) or not _TASK_STARTED
         if _USER_WANTS_TRACEBACK or not is_user_error:
             raise
-        _exit_with(describe_user_error(error), error.exit_code if isinstance(error, UserError) else None)
+        _exit_with(describe_user_error(error), _exit_code(error))
+
+
+def _is_run_directory_error(error: BaseException) -> bool:
+    """Whether Hydra could not make the run directory (under a file, or in a read-only parent), before the task.
+
+    A missing config file is an `OSError` too, but a Hydra one.
+    """
+    return isinstance(error, OSError) and not isinstance(error, HydraException) and not _TASK_STARTED
+
+
+def _exit_code(error: BaseException) -> int | None:
+    """Returns the exit code of a reported user error; None for the default (a config mistake)."""
+    if isinstance(error, UserError):
+        return error.exit_code
+    return StorageError.exit_code if _is_run_directory_error(error) else None

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from simplexity.analysis.during_training import training_probes
 from simplexity.config import ConfigError, ExperimentConfig, validate_experiment_config
 from simplexity.config.errors import StorageError, UserError, one_line
+from simplexity.config.run_files import next_config_path
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.logging import check_tracking_uri, make_loggers
 from simplexity.persistence import Checkpointer, resolve_resume
@@ -29,10 +30,7 @@ from simplexity.training import (
 
 def write_resolved_config(config: ExperimentConfig, run_dir: Path) -> Path:
     """Writes the config to `config.yaml`, or `config.N.yaml` when an earlier run here wrote one."""
-    path, index = run_dir / "config.yaml", 0
-    while path.exists():
-        index += 1
-        path = run_dir / f"config.{index}.yaml"
+    path = next_config_path(run_dir)
     path.write_text(OmegaConf.to_yaml(OmegaConf.structured(config)), encoding="utf-8")
     return path
 
@@ -145,13 +143,11 @@ def _last_checkpoint(checkpoint_dir: Path | None) -> int | None:
     return steps[-1] if steps else None
 
 
-def _kept_checkpoints(checkpoint_dir: Path | None) -> str:
-    """Returns where the run's work is kept: `the last good checkpoint is step M in DIR`, or that there is none."""
+def _kept_checkpoints(checkpoint_dir: Path | None, kind: str = "last good") -> str:
+    """Returns where the run's work is kept: `the KIND checkpoint is step M in DIR`, or that there is none."""
     last = _last_checkpoint(checkpoint_dir)
     return (
-        f"the last good checkpoint is step {last} in {checkpoint_dir}"
-        if last is not None
-        else "no checkpoint was written"
+        f"the {kind} checkpoint is step {last} in {checkpoint_dir}" if last is not None else "no checkpoint was written"
     )
 
 
@@ -163,7 +159,7 @@ def _reported(
         kept = (
             f"saved checkpoint {error.saved} in {checkpoint_dir}"
             if error.saved is not None
-            else _kept_checkpoints(checkpoint_dir).replace("the last good checkpoint", "the last checkpoint")
+            else _kept_checkpoints(checkpoint_dir, "last")
         )
         return TrainingInterruptedError(error.step, error.saved, kept)
     if isinstance(error, CheckpointWriteError):

@@ -8,7 +8,6 @@ A run directory is what `run_experiment.py` writes: `config.yaml` (and `config.1
     >>> logits = run.model(run.checkpoints[0])(tokens)
 """
 
-import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -19,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from simplexity.config import ConfigError, ExperimentConfig, validate_experiment_config
 from simplexity.config.errors import one_line
+from simplexity.config.run_files import CONFIG_FILE, latest_config_path
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.logging import read_jsonl_metrics
@@ -30,22 +30,7 @@ from simplexity.training import initial_train_state
 if TYPE_CHECKING:  # pandas is imported when a table is built, so that `import simplexity` does not pay for it
     import pandas as pd
 
-CONFIG_FILE = "config.yaml"
 METRICS_FILE = "metrics.jsonl"
-_CONFIG_NAME = re.compile(r"config(?:\.(\d+))?\.yaml")
-
-
-def latest_config_path(run_dir: str | Path) -> Path | None:
-    """Returns the config of the run's latest start: `config.N.yaml` of the highest N, else `config.yaml`.
-
-    Returns None when `run_dir` holds neither.
-    """
-    indexed = [
-        (int(match.group(1) or 0), path)
-        for path in Path(run_dir).glob("config*.yaml")
-        if (match := _CONFIG_NAME.fullmatch(path.name)) and path.is_file()
-    ]
-    return max(indexed)[1] if indexed else None
 
 
 def read_run_config(run_dir: Path) -> ExperimentConfig:

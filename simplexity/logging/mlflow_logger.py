@@ -25,6 +25,7 @@ from mlflow.utils.validation import (
 )
 
 from simplexity.config.errors import one_line
+from simplexity.config.run_files import latest_config_path
 from simplexity.logging.flat_config import flatten_config
 from simplexity.logging.tracking_uri import file_store_path, server_answer
 
@@ -37,7 +38,6 @@ _ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 # answer: minutes of a stalled run when the server goes away. These defaults give up after about a minute at most;
 # a value the user set in the environment wins.
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
-_CONFIG_FILE = re.compile(r"config(?:\.(\d+))?\.yaml")
 
 
 def mlflow_client(tracking_uri: str) -> MlflowClient:
@@ -69,16 +69,6 @@ def read_run_record(run_dir: str | Path) -> dict[str, str] | None:
     if not isinstance(record, dict) or not all(isinstance(record.get(key), str) for key in keys):
         return None
     return {key: record[key] for key in keys}
-
-
-def newest_config_file(run_dir: str | Path) -> Path | None:
-    """Returns the run directory's newest `config.yaml` or `config.N.yaml` (the largest N), or None."""
-    indexed = [
-        (int(match.group(1) or 0), path)
-        for path in Path(run_dir).glob("config*.yaml")
-        if (match := _CONFIG_FILE.fullmatch(path.name))
-    ]
-    return max(indexed)[1] if indexed else None
 
 
 class MlflowLogger:
@@ -143,7 +133,7 @@ class MlflowLogger:
         changed = self._log_params({name: str(value) for name, value in flatten_config(config).items()})
         self._log_tags({f"resumed.{name}": value for name, value in changed.items()})
         self._client.log_dict(self.run_id, config, "config.json")
-        newest = None if self.run_dir is None else newest_config_file(self.run_dir)
+        newest = None if self.run_dir is None else latest_config_path(self.run_dir)
         if newest is not None:
             self.log_artifacts([newest])
 

@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import OmegaConf
 
+from simplexity.config.run_files import CONFIG_FILE, latest_config_path
 from simplexity.logging import flatten_config, read_jsonl_metrics
-from simplexity.run_record import CONFIG_FILE, METRICS_FILE, latest_config_path
+from simplexity.run_record import METRICS_FILE
 from simplexity.sweeps.failed_jobs import FAILED_FILE, FailedJob, read_failure
 
 if TYPE_CHECKING:  # pandas is imported when a table is built, so that `import simplexity` does not pay for it

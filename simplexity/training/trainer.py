@@ -38,7 +38,7 @@ class TrainState(eqx.Module):
         opt_state: the optimizer's state.
         step: optimizer steps taken.
         loss_ema_sum: the exponential moving average of the loss before bias correction (`sum_s (1 - d) d^(t-s)
-            loss_s`); `TrainingDynamics.loss_ema` divides it by `1 - d^t`.
+            loss_s`); the logged `loss_ema` divides it by `1 - d^t`.
         loss_min: the lowest training loss of any step so far (infinity before the first).
     """
 
@@ -82,13 +82,12 @@ def make_train_chunk(
     config: TrainingConfig,
     data_key: PRNGKeyArray,
     batch_sharding: NamedSharding | None = None,
-    entropy_rate: float | None = None,
 ) -> Callable[[TrainState, Any, int], tuple[TrainState, dict[str, Array]]]:
     """Returns `train_chunk(state, initial_params, num_steps) -> (state, metrics)`, jit-compiled, donating `state`.
 
     One call samples a fresh batch for each step from `fold_in(data_key, step)`, takes `num_steps` optimizer
-    steps inside `jax.lax.scan`, and returns, without leaving the device: per-step sums over those steps
-    (`SUMMED_METRICS`), the values after the last step (`FINAL_METRICS`, measured against `initial_params`) and
+    steps inside `jax.lax.scan`, and returns, without leaving the device: per-step sums over those steps (loss,
+    gradient and update norms), the values after the last step (`FINAL_METRICS`, measured against `initial_params`) and
     the index of the first step whose loss was not finite (`num_steps` if none). With `batch_sharding`, each
     batch is split over devices along its first axis and the parameters are replicated (data parallel).
 
@@ -99,8 +98,6 @@ def make_train_chunk(
         config: sizes, and `loss_ema_decay`.
         data_key: the key the batches are folded from.
         batch_sharding: how each batch is split over devices; None on one device.
-        entropy_rate: the process's entropy rate in nats; the chunk then also sums
-            `loss_over_entropy_rate`, the loss's excess over it.
     """
     static = eqx.filter(model, eqx.is_array, inverse=True)
     decay = config.loss_ema_decay
@@ -118,15 +115,12 @@ def make_train_chunk(
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = eqx.apply_updates(state.params, updates)
         metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), "update_norm": optax.tree.norm(updates)}
-        if entropy_rate is not None:
-            metrics["loss_over_entropy_rate"] = loss - entropy_rate
-        loss32 = loss.astype(jnp.float32)
         new_state = TrainState(
             params=params,
             opt_state=opt_state,
             step=state.step + 1,
-            loss_ema_sum=decay * state.loss_ema_sum + (1.0 - decay) * loss32,
-            loss_min=jnp.minimum(state.loss_min, loss32),
+            loss_ema_sum=decay * state.loss_ema_sum + (1.0 - decay) * loss,  # the loss is float32 (`cross_entropy`)
+            loss_min=jnp.minimum(state.loss_min, loss),
         )
         return new_state, metrics
 
@@ -145,8 +139,7 @@ def make_train_chunk(
     return jax.jit(train_chunk, static_argnums=2, donate_argnums=0)
 
 
-# Metrics the chunk sums over its steps (logged as means per step) and metrics it reports after its last step.
-SUMMED_METRICS = ("loss", "grad_norm", "update_norm", "loss_over_entropy_rate")
+# Metrics the chunk reports after its last step; the others it sums over its steps (logged as means per step).
 FINAL_METRICS = ("param_norm", "distance_from_init", "loss_ema", "loss_min")
 
 
@@ -233,10 +226,8 @@ def train(
     state: TrainState = initial_train_state(model, optimizer) if resume_from is None else resume_from
     if sharding is not None:
         state = replicate(state, sharding)
-    train_chunk = make_train_chunk(
-        model, process, optimizer, config, training_data_key(seed), sharding, entropy_rate=entropy_rate
-    )
-    initial_params = eqx.filter(model, eqx.is_array)
+    train_chunk = make_train_chunk(model, process, optimizer, config, training_data_key(seed), sharding)
+    initial_params, static = eqx.partition(model, eqx.is_array)
     validator = Validator(model, validation, config.sequence_len) if validation is not None else None
     compiled_chunks: dict[int, Any] = {}
     history: list[dict[str, Any]] = []
@@ -261,6 +252,8 @@ def train(
             if step % config.log_every == 0 or step == config.num_steps:
                 record: dict[str, Any] = interval.means()
                 record["tokens_seen"] = float(step * config.batch_size * config.sequence_len)
+                if entropy_rate is not None:
+                    record["loss_over_entropy_rate"] = record["loss"] - entropy_rate
                 if learning_rate is not None:
                     record["learning_rate"] = float(np.asarray(learning_rate(step - 1)))
                 if validator is not None:
@@ -269,7 +262,7 @@ def train(
                     evaluation for evaluation in evaluations if step % evaluation.every == 0 or step == config.num_steps
                 ]
                 if due:
-                    current = eqx.combine(state.params, eqx.filter(model, eqx.is_array, inverse=True))
+                    current = eqx.combine(state.params, static)
                     for evaluation in due:
                         record.update(evaluation(current))
                 for logger in loggers:
@@ -281,7 +274,7 @@ def train(
     except KeyboardInterrupt as interrupt:
         saved = _checkpoint_at_interrupt(state, checkpointer) if config.checkpoint_on_interrupt else None
         raise TrainingInterruptedError(step, saved) from interrupt
-    trained = eqx.combine(state.params, eqx.filter(model, eqx.is_array, inverse=True))
+    trained = eqx.combine(state.params, static)
     return TrainResult(model=trained, state=state, metrics=history)
 
 
