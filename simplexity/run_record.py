@@ -25,7 +25,6 @@ from simplexity.logging import read_jsonl_metrics
 from simplexity.persistence import Checkpointer, choose_checkpoint
 from simplexity.persistence.provenance import read_provenance
 from simplexity.predictive_models import PredictiveModel
-from simplexity.training import initial_train_state
 
 if TYPE_CHECKING:  # pandas is imported when a table is built, so that `import simplexity` does not pay for it
     import pandas as pd
@@ -64,16 +63,16 @@ def restore_model(experiment: Experiment, checkpoint_dir: Path, step: int) -> Pr
         ConfigError: when the checkpoint does not fit the model.
     """
     checkpointer = Checkpointer(checkpoint_dir)
-    template = initial_train_state(experiment.model, experiment.optimizer)
+    params = eqx.filter(experiment.model, eqx.is_array)
     try:
-        state = checkpointer.restore(step, template)
+        params = checkpointer.restore_part(step, "params", params)
     except Exception as error:
         raise ConfigError.invalid(
             "step", step, f"the checkpoint does not fit the model of the run's config: {one_line(error)}"
         ) from error
     finally:
         checkpointer.close()
-    return eqx.combine(state.params, eqx.filter(experiment.model, eqx.is_array, inverse=True))
+    return eqx.combine(params, eqx.filter(experiment.model, eqx.is_array, inverse=True))
 
 
 def metrics_frame(records: list[dict[str, Any]]) -> "pd.DataFrame":

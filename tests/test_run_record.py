@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import pytest
 from hydra import compose, initialize_config_dir
@@ -87,6 +88,20 @@ def test_a_model_is_restored_from_the_checkpoint_of_its_step(run_dir):
     assert jnp.array_equal(at_10, direct(tokens))
     assert not jnp.allclose(at_10, at_30)
     assert jnp.array_equal(latest, at_30)
+
+
+def test_a_model_is_restored_from_a_checkpoint_holding_other_training_statistics(run_dir, tmp_path):
+    run = load_run(run_dir)
+    state = initial_train_state(run.experiment.model, run.experiment.optimizer)
+    params = jax.tree.map(lambda array: array + 0.5, state.params)
+    older = tmp_path / "older"
+    shutil.copytree(run_dir, older, ignore=shutil.ignore_patterns("checkpoints"))
+    # The layout of a trainer that kept no loss statistics: parameters, optimizer state and step only.
+    with Checkpointer(older / "checkpoints") as checkpointer:
+        checkpointer.save(40, {"params": params, "opt_state": state.opt_state, "step": jnp.asarray(40)})
+    restored = load_run(older).model(40)
+    for have, want in zip(jax.tree.leaves(eqx.filter(restored, eqx.is_array)), jax.tree.leaves(params), strict=True):
+        assert jnp.array_equal(have, want)
 
 
 def test_a_missing_step_is_refused_naming_the_available_ones(run_dir):

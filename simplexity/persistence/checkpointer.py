@@ -84,6 +84,11 @@ def _first_mismatch(saved: dict[tuple, Any], expected: dict[tuple, Any]) -> str 
     return None
 
 
+def _abstract(metadata: Any) -> Any:
+    """Returns a checkpoint's metadata tree with each array's metadata as the shape and dtype to read it as."""
+    return jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(tuple(leaf.shape), leaf.dtype), metadata)
+
+
 class CheckpointWriteError(Exception):
     """A checkpoint could not be written.
 
@@ -158,6 +163,34 @@ class Checkpointer:
             CheckpointMismatchError: the checkpoint's arrays are not `template`'s (names, shapes or dtypes).
             DamagedCheckpointError: its metadata or an array cannot be read.
         """
+        mismatch = _first_mismatch(ocp.tree.to_flat_dict(self._metadata(step)), ocp.tree.to_flat_dict(template))
+        if mismatch is not None:
+            raise CheckpointMismatchError(f"checkpoint {step} in {self.directory}", mismatch)
+        return self._read(step, jax.tree.map(ocp.utils.to_shape_dtype_struct, template))
+
+    def restore_part(self, step: int, name: str, template: Any) -> Any:
+        """Returns the entry `name` of the checkpoint of `step` (its `params`, say), with `template`'s structure.
+
+        Only that entry has to fit `template`: a checkpoint whose other entries differ (written by a trainer that
+        kept other statistics beside the parameters) still gives up its parameters.
+
+        Raises:
+            CheckpointMismatchError: the checkpoint has no entry `name`, or its arrays are not `template`'s.
+            DamagedCheckpointError: its metadata or an array cannot be read.
+        """
+        metadata = self._metadata(step)
+        if not isinstance(metadata, dict) or name not in metadata:
+            raise CheckpointMismatchError(f"checkpoint {step} in {self.directory}", f"the checkpoint lacks {name}")
+        mismatch = _first_mismatch(ocp.tree.to_flat_dict(metadata[name]), ocp.tree.to_flat_dict(template))
+        if mismatch is not None:
+            raise CheckpointMismatchError(f"checkpoint {step} in {self.directory}", mismatch)
+        # The other entries are read as they were saved, shapes and dtypes taken from the metadata.
+        abstract = {key: _abstract(value) for key, value in metadata.items()}
+        abstract[name] = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+        return self._read(step, abstract)[name]
+
+    def _metadata(self, step: int) -> Any:
+        """Returns the tree of array metadata of the checkpoint of `step`, read without reading any array."""
         try:
             metadata = self._manager.item_metadata(step)
         except Exception as error:
@@ -165,10 +198,10 @@ class Checkpointer:
         if metadata is None or getattr(metadata, "tree", None) is None:
             missing = self.directory / str(step) / "default" / "_METADATA"
             raise DamagedCheckpointError(self.directory, step, f"its metadata ({missing}) cannot be read")
-        mismatch = _first_mismatch(ocp.tree.to_flat_dict(metadata.tree), ocp.tree.to_flat_dict(template))
-        if mismatch is not None:
-            raise CheckpointMismatchError(f"checkpoint {step} in {self.directory}", mismatch)
-        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+        return metadata.tree
+
+    def _read(self, step: int, abstract: Any) -> Any:
+        """Reads every array of the checkpoint of `step` into the structure of `abstract`."""
         try:
             with _ORBAX_ERROR_REPORTS:
                 return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))

@@ -1,7 +1,9 @@
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from simplexity.persistence import Checkpointer
+from simplexity.persistence.checkpointer import CheckpointMismatchError
 
 
 def test_save_and_restore_round_trip(tmp_path):
@@ -34,3 +36,19 @@ def test_an_interrupted_write_leaves_the_last_good_checkpoint_readable(tmp_path)
     reopened = Checkpointer(tmp_path)
     assert reopened.steps() == [1]
     assert float(reopened.restore(1, {"x": jnp.asarray(0.0)})["x"]) == 1.0
+
+
+def test_restore_part_reads_one_entry_whatever_the_others_hold(tmp_path):
+    checkpointer = Checkpointer(tmp_path)
+    params = {"weights": jnp.arange(6.0).reshape(2, 3), "bias": jnp.ones(3)}
+    # Saved beside entries the reader's template knows nothing of (statistics a different trainer kept).
+    checkpointer.save(3, {"params": params, "opt_state": (jnp.zeros(2), {"count": jnp.asarray(7)})})
+    template = {"weights": jnp.zeros((2, 3)), "bias": jnp.zeros(3)}
+    restored = Checkpointer(tmp_path).restore_part(3, "params", template)
+    np.testing.assert_array_equal(restored["weights"], params["weights"])
+    np.testing.assert_array_equal(restored["bias"], params["bias"])
+    with pytest.raises(CheckpointMismatchError, match=r"weights is \(2, 3\) float32 in the checkpoint, \(3, 2\)"):
+        checkpointer.restore_part(3, "params", {"weights": jnp.zeros((3, 2)), "bias": jnp.zeros(3)})
+    with pytest.raises(CheckpointMismatchError, match="the checkpoint lacks model"):
+        checkpointer.restore_part(3, "model", template)
+    checkpointer.close()
