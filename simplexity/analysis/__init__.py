@@ -27,6 +27,8 @@ from simplexity.analysis.plots import (
 from simplexity.analysis.regression import (
     AffineMap,
     ProbeResult,
+    choose_ridge,
+    effective_sample_size,
     fit_affine_map,
     fit_probe,
     train_test_split,
@@ -59,6 +61,8 @@ __all__ = [
     "analyze_run",
     "belief_colors",
     "belief_dataset",
+    "choose_ridge",
+    "effective_sample_size",
     "fit_affine_map",
     "fit_pca",
     "fit_probe",

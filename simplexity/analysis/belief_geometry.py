@@ -18,7 +18,13 @@ from jaxtyping import Array, Int
 from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset
 from simplexity.analysis.controls import best_markov_order, markov_baselines, shuffled_target_probe
 from simplexity.analysis.pca import PCA, fit_pca
-from simplexity.analysis.regression import ProbeResult, fit_probe, scores_per_group, train_test_split
+from simplexity.analysis.regression import (
+    ProbeResult,
+    effective_sample_size,
+    fit_probe,
+    scores_per_group,
+    train_test_split,
+)
 from simplexity.config.schema import WEIGHTINGS
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.generative_processes.information import entropy
@@ -145,7 +151,7 @@ class BeliefGeometry:
             return float(value) if np.isfinite(value) else None
 
         def scores(probe: ProbeResult) -> dict[str, float | None]:
-            return {"r2": number(probe.r2), "rmse": number(probe.rmse)}
+            return {"r2": number(probe.r2), "rmse": number(probe.rmse), "ridge": probe.ridge}
 
         best_markov = self.markov_probes[self.best_markov_order].rmse
         regression = {}
@@ -167,6 +173,9 @@ class BeliefGeometry:
             "num_contexts": len(self.dataset),
             "num_probed_contexts": len(self.probed),
             "num_test_contexts": len(self.test),
+            # Kish's effective number of equally weighted contexts the probes are fitted on and scored on.
+            "effective_train_contexts": effective_sample_size(self.weights[self.train]),
+            "effective_test_contexts": effective_sample_size(self.weights[self.test]),
             "regression": regression,
             "controls": {
                 "untrained": None
@@ -230,6 +239,7 @@ def analyze_contexts(
     last_position_only: bool = False,
     test_fraction: float = 0.2,
     split_seed: int = 0,
+    ridge: float | None = None,
     batch_size: int = 4096,
 ) -> BeliefGeometry:
     """Probes `model`'s activations for the beliefs of `dataset`, with controls, and measures its loss by position.
@@ -242,7 +252,9 @@ def analyze_contexts(
             the training loss); `uniform` counts every distinct context once.
         last_position_only: probe only the full-length contexts (`dataset.max_context_len` tokens).
         test_fraction: the share of probed contexts held out from fitting the probes.
-        split_seed: seed of the train/test split and of the shuffled-target control.
+        split_seed: seed of the train/test split, of the cross-validation folds and of the shuffled-target control.
+        ridge: the probes' relative ridge penalty (`fit_affine_map`; 0 for least squares), or None to choose it
+            for each probe by cross-validation within the training contexts (`choose_ridge`).
         batch_size: contexts per forward pass.
 
     Raises:
@@ -252,9 +264,11 @@ def analyze_contexts(
     outputs = model_outputs(model, dataset, batch_size)
     probed, context_weights, train, test = probe_split(dataset, weights, last_position_only, test_fraction, split_seed)
     features = probe_features(outputs)
-    probes = {
-        name: fit_probe(values, dataset.beliefs, context_weights, train, test) for name, values in features.items()
-    }
+
+    def probe(values: np.ndarray) -> ProbeResult:
+        return fit_probe(values, dataset.beliefs, context_weights, train, test, ridge, split_seed)
+
+    probes = {name: probe(values) for name, values in features.items()}
     predictions = {name: probes[name].affine_map(values) for name, values in features.items()}
     markov_probes = markov_baselines(dataset, context_weights, train, test)
     best_order = best_markov_order(markov_probes)
@@ -268,10 +282,7 @@ def analyze_contexts(
     untrained_probes = None
     if untrained is not None:
         untrained_features = probe_features(model_outputs(untrained, dataset, batch_size))
-        untrained_probes = {
-            name: fit_probe(values, dataset.beliefs, context_weights, train, test)
-            for name, values in untrained_features.items()
-        }
+        untrained_probes = {name: probe(values) for name, values in untrained_features.items()}
         concatenated = untrained_probes[CONCATENATED]
         control_predictions["untrained model, concatenated"] = (
             concatenated.affine_map(untrained_features[CONCATENATED]),
@@ -303,7 +314,7 @@ def analyze_contexts(
         },
         untrained_probes=untrained_probes,
         shuffled_probes={
-            name: shuffled_target_probe(values, dataset.beliefs, context_weights, train, test, split_seed)
+            name: shuffled_target_probe(values, dataset.beliefs, context_weights, train, test, split_seed, ridge)
             for name, values in features.items()
         },
         markov_probes=markov_probes,
@@ -325,6 +336,7 @@ def analyze_model(
     max_contexts: int | None = None,
     test_fraction: float = 0.2,
     split_seed: int = 0,
+    ridge: float | None = None,
     batch_size: int = 4096,
 ) -> BeliefGeometry:
     """Returns `analyze_contexts` on every context of `process` up to `max_context_len` tokens.
@@ -340,6 +352,7 @@ def analyze_model(
         max_contexts: the most contexts to analyse; None for no limit.
         test_fraction: the share of contexts held out from fitting the probes.
         split_seed: seed of the train/test split.
+        ridge: the probes' relative ridge penalty, or None to choose it by cross-validation (see `analyze_contexts`).
         batch_size: contexts per forward pass.
 
     Raises:
@@ -358,5 +371,6 @@ def analyze_model(
         last_position_only=last_position_only,
         test_fraction=test_fraction,
         split_seed=split_seed,
+        ridge=ridge,
         batch_size=batch_size,
     )

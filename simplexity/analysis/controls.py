@@ -107,6 +107,7 @@ def shuffled_target_probe(
     train: np.ndarray,
     test: np.ndarray,
     seed: int,
+    ridge: float | None = None,
 ) -> ProbeResult:
     """Returns the probe fitted to the training targets shuffled among themselves, scored on the true test targets.
 
@@ -116,8 +117,9 @@ def shuffled_target_probe(
         weights: shape `(n,)`.
         train: row indices to fit on; their targets are permuted (seeded by `seed`).
         test: row indices to score on, with their own targets.
-        seed: seed of the permutation.
+        seed: seed of the permutation and of the cross-validation folds.
+        ridge: the relative ridge penalty, or None to choose it by cross-validation on the shuffled targets.
     """
     shuffled = targets.copy()
     shuffled[train] = targets[np.random.default_rng(seed).permutation(train)]
-    return fit_probe(features, shuffled, weights, train, test)  # the test rows keep their true targets
+    return fit_probe(features, shuffled, weights, train, test, ridge, seed)  # the test rows keep their true targets

@@ -34,6 +34,8 @@ class TrainingProbes:
         test: the held-out contexts they are scored on.
         untrained_rmse: activation name to the untrained model's held-out probe RMSE.
         best_markov_rmse: the best order-k Markov baseline's held-out RMSE.
+        ridge: the probes' relative ridge penalty, or None to choose it by cross-validation (`fit_probe`).
+        seed: seed of the cross-validation folds.
         batch_size: contexts per forward pass.
     """
 
@@ -44,6 +46,8 @@ class TrainingProbes:
     test: np.ndarray
     untrained_rmse: dict[str, float]
     best_markov_rmse: float
+    ridge: float | None = None
+    seed: int = 0
     batch_size: int = 4096
 
     def probe_rmse(self, model: PredictiveModel) -> dict[str, tuple[float, float]]:
@@ -51,7 +55,7 @@ class TrainingProbes:
         features = probe_features(model_outputs(model, self.dataset, self.batch_size))
         scores = {}
         for name, values in features.items():
-            probe = fit_probe(values, self.dataset.beliefs, self.weights, self.train, self.test)
+            probe = fit_probe(values, self.dataset.beliefs, self.weights, self.train, self.test, self.ridge, self.seed)
             scores[name] = (probe.r2, probe.rmse)
         return scores
 
@@ -100,6 +104,8 @@ def training_probes(
         test=test,
         untrained_rmse={},
         best_markov_rmse=baselines[best_markov_order(baselines)].rmse,
+        ridge=settings.ridge,
+        seed=settings.split_seed,
     )
     try:
         probes.untrained_rmse = {name: rmse for name, (_, rmse) in probes.probe_rmse(untrained).items()}

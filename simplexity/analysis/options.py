@@ -74,6 +74,7 @@ def analysis_options(cfg: DictConfig) -> AnalysisOptions:
     )
     options.check_probes("")
     options.min_probability, options.test_fraction = float(options.min_probability), float(options.test_fraction)
+    options.ridge = None if options.ridge is None else float(options.ridge)
     return options
 
 

@@ -139,6 +139,7 @@ def _analyze(
             last_position_only=options.last_position_only,
             test_fraction=options.test_fraction,
             split_seed=options.split_seed,
+            ridge=options.ridge,
             batch_size=options.batch_size,
         )
     except ActivationsUnavailableError as error:
@@ -193,6 +194,7 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
         "model": run.config.predictive_model.name,
         "test_fraction": options.test_fraction,
         "split_seed": options.split_seed,
+        "ridge": "cross-validated" if options.ridge is None else options.ridge,
         "min_probability": options.min_probability,
         "contexts": "enumerated" if options.contexts == "enumerate" else f"sampled ({options.num_sequences} sequences)",
         "weights": options.weights,
@@ -307,6 +309,11 @@ def _formatted(value: float | None) -> str:
 def format_report(report: dict[str, Any]) -> str:
     """Returns a few lines summarising an analysis report for the console."""
     lines = [f"analysed step {report['step']}: {report['num_contexts']} contexts of up to {report['max_context_len']}"]
+    num_train = report["num_probed_contexts"] - report["num_test_contexts"]
+    lines.append(
+        f"  probes fitted on {num_train} contexts (worth {report['effective_train_contexts']:.0f} equally weighted), "
+        f"scored on {report['num_test_contexts']} (worth {report['effective_test_contexts']:.0f})"
+    )
     for name, scores in report["regression"].items():
         r2 = "nan" if scores["r2"] is None else f"{scores['r2']:.4f}"
         rmse = "nan" if scores["rmse"] is None else f"{scores['rmse']:.4f}"

@@ -242,6 +242,7 @@ class ProbeSettings:
     last_position_only: bool = False
     test_fraction: float = 0.2
     split_seed: int = 0
+    ridge: float | None = None  # null: chosen by cross-validation on the training contexts; 0: least squares
 
     def check_probes(self, prefix: str) -> None:
         """Raises a `ConfigError` naming `<prefix><field>` for a probe setting that cannot be used."""
@@ -258,6 +259,10 @@ class ProbeSettings:
                 f"{prefix}test_fraction", self.test_fraction, "must be a number strictly between 0 and 1"
             )
         require_non_negative_int(f"{prefix}split_seed", self.split_seed)
+        if self.ridge is not None and (not _is_number(self.ridge) or not 0 <= self.ridge < float("inf")):
+            raise ConfigError.invalid(
+                f"{prefix}ridge", self.ridge, "must be null (chosen by cross-validation) or a number at least 0"
+            )
 
 
 @dataclass

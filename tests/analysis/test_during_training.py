@@ -65,6 +65,8 @@ def test_analysis_is_off_by_default_and_every_must_fit_the_logging_steps():
         validate_experiment_config(load_config(["training=tiny", "analysis.every=3"]))
     with pytest.raises(ConfigError, match=r"analysis.max_context_len=9: must be at most training.sequence_len=8"):
         validate_experiment_config(load_config(["training=tiny", "analysis.every=2", "analysis.max_context_len=9"]))
+    with pytest.raises(ConfigError, match=r"analysis.ridge=-0.5: must be null \(chosen by cross-validation\) or a"):
+        validate_experiment_config(load_config(["training=tiny", "analysis.every=2", "analysis.ridge=-0.5"]))
 
 
 @pytest.mark.slow

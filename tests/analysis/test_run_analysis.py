@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from simplexity.analysis.regression import RIDGE_PENALTIES
 from tests.command_line import run_script
 
 pytestmark = pytest.mark.slow
@@ -31,7 +32,12 @@ def test_analysis_of_a_run_writes_its_report_and_figures(trained_run):
         "rmse_over_untrained",
         "rmse_over_best_markov",
         "per_position",
+        "ridge",
     }
+    assert report["ridge"] == "cross-validated"
+    assert report["regression"]["concatenated"]["ridge"] in RIDGE_PENALTIES
+    assert 1 <= report["effective_test_contexts"] <= report["num_test_contexts"]
+    assert report["effective_test_contexts"] < report["effective_train_contexts"]
     assert set(report["controls"]) == {"untrained", "shuffled_targets", "markov", "best_markov_order"}
     assert report["weights"] == "probability" and report["last_position_only"] is False
     assert set(report["position_loss"]) == {"model", "myopic_entropy", "max_abs_difference"}
@@ -40,6 +46,7 @@ def test_analysis_of_a_run_writes_its_report_and_figures(trained_run):
         assert (trained_run / name).stat().st_size > 0
     assert "belief probe from concatenated" in result.stdout
     assert "x untrained" in result.stdout and "controls: best Markov baseline" in result.stdout
+    assert "equally weighted), scored on" in result.stdout
 
 
 def test_an_earlier_checkpoint_into_another_directory(trained_run, tmp_path):
@@ -57,16 +64,25 @@ def test_a_run_without_checkpoint_fails_in_one_line(trained_run, tmp_path):
     assert not (tmp_path / "analysis.json").exists()
 
 
+def test_least_squares_probes_on_request(trained_run, tmp_path):
+    result = run_script("run_analysis.py", f"run_dir={trained_run}", "ridge=0", f"output_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "analysis.json").read_text())
+    assert report["ridge"] == 0.0
+    assert {scores["ridge"] for scores in report["regression"].values()} == {0.0}
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
         ((), "error: run_dir: missing; give the training run directory"),
+        (("ridge=-1",), "error: ridge=-1: must be null (chosen by cross-validation) or a number at least 0"),
         (("run_dir=/no/such/run",), "error: run_dir='/no/such/run': is not a directory"),
         (("step=99",), "error: step=99: no checkpoint of that step"),
     ],
 )
 def test_user_errors_fail_in_one_line(trained_run, overrides, expected):
-    if overrides and overrides[0] == "step=99":
+    if overrides and not overrides[0].startswith("run_dir="):
         overrides = (f"run_dir={trained_run}", *overrides)
     result = run_script("run_analysis.py", *overrides)
     assert result.returncode == 2, result.stderr
