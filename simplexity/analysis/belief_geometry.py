@@ -151,7 +151,10 @@ class BeliefGeometry:
             return float(value) if np.isfinite(value) else None
 
         def scores(probe: ProbeResult) -> dict[str, float | None]:
-            return {"r2": number(probe.r2), "rmse": number(probe.rmse), "ridge": probe.ridge}
+            return {"r2": number(probe.r2), "rmse": number(probe.rmse)}
+
+        def probe_scores(probe: ProbeResult) -> dict[str, float | None]:
+            return {**scores(probe), "ridge": probe.ridge}  # a fitted probe's penalty; the baselines have none
 
         best_markov = self.markov_probes[self.best_markov_order].rmse
         regression = {}
@@ -159,7 +162,7 @@ class BeliefGeometry:
             untrained = None if self.untrained_probes is None else self.untrained_probes[name].rmse
             r2_by_position, rmse_by_position = self.per_position[name]
             regression[name] = {
-                **scores(probe),
+                **probe_scores(probe),
                 "train_r2": number(probe.train_r2),
                 "rmse_over_untrained": None if untrained is None else number(probe.rmse / untrained),
                 "rmse_over_best_markov": number(probe.rmse / best_markov),
@@ -180,8 +183,8 @@ class BeliefGeometry:
             "controls": {
                 "untrained": None
                 if self.untrained_probes is None
-                else {name: scores(probe) for name, probe in self.untrained_probes.items()},
-                "shuffled_targets": {name: scores(probe) for name, probe in self.shuffled_probes.items()},
+                else {name: probe_scores(probe) for name, probe in self.untrained_probes.items()},
+                "shuffled_targets": {name: probe_scores(probe) for name, probe in self.shuffled_probes.items()},
                 "markov": {f"order_{order}": scores(probe) for order, probe in self.markov_probes.items()},
                 "best_markov_order": self.best_markov_order,
             },

@@ -48,4 +48,7 @@ def test_paper_preset_is_the_published_training_setting():
         640_000,
         3_200_000,
         32_000_000,
+        64_000_000,
+        96_000_000,
     ]
+    assert config.training.num_steps == 150_000
