@@ -63,7 +63,7 @@ def restore_model(experiment: Experiment, checkpoint_dir: Path, step: int) -> Pr
         ConfigError: when the checkpoint does not fit the model.
     """
     checkpointer = Checkpointer(checkpoint_dir)
-    params = eqx.filter(experiment.model, eqx.is_array)
+    params, static = eqx.partition(experiment.model, eqx.is_array)
     try:
         params = checkpointer.restore_part(step, "params", params)
     except Exception as error:
@@ -72,7 +72,7 @@ def restore_model(experiment: Experiment, checkpoint_dir: Path, step: int) -> Pr
         ) from error
     finally:
         checkpointer.close()
-    return eqx.combine(params, eqx.filter(experiment.model, eqx.is_array, inverse=True))
+    return eqx.combine(params, static)
 
 
 def metrics_frame(records: list[dict[str, Any]]) -> "pd.DataFrame":

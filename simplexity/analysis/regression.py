@@ -5,6 +5,7 @@ Everything runs on the host in float64 numpy.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -45,15 +46,30 @@ RIDGE_PENALTIES = tuple(10.0**exponent for exponent in range(-10, 0))
 RIDGE_FOLDS = 5
 
 
-def _centred_moments(
-    features: np.ndarray, targets: np.ndarray, weights: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Returns the weighted means of features and targets, and the weighted centred `X^T W X` and `X^T W Y`."""
-    total = weights.sum()
-    feature_mean, target_mean = weights @ features / total, weights @ targets / total
-    centred = features - feature_mean
-    weighted = centred * weights[:, None]
-    return feature_mean, target_mean, weighted.T @ centred, weighted.T @ (targets - target_mean)
+# `sum w`, `sum w x`, `sum w y`, `sum w x x^T` and `sum w x y^T` over a set of points.
+WeightedSums = tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _weighted_sums(features: np.ndarray, targets: np.ndarray, weights: np.ndarray) -> WeightedSums:
+    """Returns `sum w`, `sum w x`, `sum w y`, `sum w x x^T` and `sum w x y^T` over the points."""
+    weighted = features * weights[:, None]
+    return weights.sum(), weights @ features, weights @ targets, weighted.T @ features, weighted.T @ targets
+
+
+def _centred_moments(sums: WeightedSums) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Returns, from `_weighted_sums`, the weighted means of x and y and the centred `X^T W X` and `X^T W Y`.
+
+    The points' features should be roughly centred already (shifted by their weighted mean), so that the
+    subtraction here loses nothing to cancellation.
+    """
+    weight, feature_sum, target_sum, gram, cross = sums
+    feature_mean, target_mean = feature_sum / weight, target_sum / weight
+    return (
+        feature_mean,
+        target_mean,
+        gram - weight * np.outer(feature_mean, feature_mean),
+        cross - weight * np.outer(feature_mean, target_mean),
+    )
 
 
 def _ridge_solutions(gram: np.ndarray, cross: np.ndarray, penalties: Sequence[float]) -> list[np.ndarray]:
@@ -96,12 +112,12 @@ def fit_affine_map(
         raise ValueError("the weights sum to zero: nothing to fit")
     if not ridge >= 0:
         raise ValueError(f"ridge={ridge!r} must be a number at least 0")
-    if ridge > 0:
-        feature_mean, target_mean, gram, cross = _centred_moments(features, targets, weights)
-        (solution,) = _ridge_solutions(gram, cross, [ridge])
-        return AffineMap(weights=solution, bias=target_mean - feature_mean @ solution)
     # Centring on the weighted means solves for the bias exactly and keeps the design well conditioned.
     feature_mean = weights @ features / total
+    if ridge > 0:
+        shift, target_mean, gram, cross = _centred_moments(_weighted_sums(features - feature_mean, targets, weights))
+        (solution,) = _ridge_solutions(gram, cross, [ridge])
+        return AffineMap(weights=solution, bias=target_mean - (feature_mean + shift) @ solution)
     target_mean = weights @ targets / total
     root = np.sqrt(weights)[:, None]
     solution, *_ = np.linalg.lstsq(root * (features - feature_mean), root * (targets - target_mean), rcond=None)
@@ -144,25 +160,15 @@ def choose_ridge(
     total = [sum(parts) for parts in zip(*sums, strict=True)]
     errors = np.zeros(len(penalties))
     for fold, held_out in enumerate(sums):
-        weight, feature_sum, target_sum, gram, cross = (all_ - part for all_, part in zip(total, held_out, strict=True))
-        if weight <= 0:
+        fitted = cast(WeightedSums, tuple(all_ - part for all_, part in zip(total, held_out, strict=True)))
+        if fitted[0] <= 0:  # no weight outside this fold
             continue
-        feature_mean, target_mean = feature_sum / weight, target_sum / weight
-        gram = gram - weight * np.outer(feature_mean, feature_mean)
-        cross = cross - weight * np.outer(feature_mean, target_mean)
+        feature_mean, target_mean, gram, cross = _centred_moments(fitted)
         rows = folds == fold
         centred, residual = features[rows] - feature_mean, targets[rows] - target_mean
         for index, solution in enumerate(_ridge_solutions(gram, cross, penalties)):
             errors[index] += weights[rows] @ np.sum((centred @ solution - residual) ** 2, axis=1)
     return float(penalties[int(np.argmin(errors))])
-
-
-def _weighted_sums(
-    features: np.ndarray, targets: np.ndarray, weights: np.ndarray
-) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Returns `sum w`, `sum w x`, `sum w y`, `sum w x x^T` and `sum w x y^T` over the points."""
-    weighted = features * weights[:, None]
-    return weights.sum(), weights @ features, weights @ targets, weighted.T @ features, weighted.T @ targets
 
 
 def weighted_r2(targets: np.ndarray, predictions: np.ndarray, weights: np.ndarray | None = None) -> float:

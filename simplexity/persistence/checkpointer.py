@@ -84,9 +84,9 @@ def _first_mismatch(saved: dict[tuple, Any], expected: dict[tuple, Any]) -> str 
     return None
 
 
-def _abstract(metadata: Any) -> Any:
-    """Returns a checkpoint's metadata tree with each array's metadata as the shape and dtype to read it as."""
-    return jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(tuple(leaf.shape), leaf.dtype), metadata)
+def _abstract(template: Any) -> Any:
+    """Returns `template` with each array as the shape, dtype and sharding to restore it as."""
+    return jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
 
 
 class CheckpointWriteError(Exception):
@@ -163,10 +163,8 @@ class Checkpointer:
             CheckpointMismatchError: the checkpoint's arrays are not `template`'s (names, shapes or dtypes).
             DamagedCheckpointError: its metadata or an array cannot be read.
         """
-        mismatch = _first_mismatch(ocp.tree.to_flat_dict(self._metadata(step)), ocp.tree.to_flat_dict(template))
-        if mismatch is not None:
-            raise CheckpointMismatchError(f"checkpoint {step} in {self.directory}", mismatch)
-        return self._read(step, jax.tree.map(ocp.utils.to_shape_dtype_struct, template))
+        self._require_fit(step, self._metadata(step), template)
+        return self._read(step, _abstract(template))
 
     def restore_part(self, step: int, name: str, template: Any) -> Any:
         """Returns the entry `name` of the checkpoint of `step` (its `params`, say), with `template`'s structure.
@@ -181,13 +179,16 @@ class Checkpointer:
         metadata = self._metadata(step)
         if not isinstance(metadata, dict) or name not in metadata:
             raise CheckpointMismatchError(f"checkpoint {step} in {self.directory}", f"the checkpoint lacks {name}")
-        mismatch = _first_mismatch(ocp.tree.to_flat_dict(metadata[name]), ocp.tree.to_flat_dict(template))
+        self._require_fit(step, metadata[name], template)
+        # The other entries are read as host arrays of the shapes and dtypes their metadata give, wherever saved.
+        others = jax.tree.map(lambda leaf: jax.ShapeDtypeStruct(tuple(leaf.shape), leaf.dtype), metadata)
+        return self._read(step, {**others, name: _abstract(template)})[name]
+
+    def _require_fit(self, step: int, saved: Any, template: Any) -> None:
+        """Raises a `CheckpointMismatchError` when the saved arrays' metadata are not `template`'s arrays."""
+        mismatch = _first_mismatch(ocp.tree.to_flat_dict(saved), ocp.tree.to_flat_dict(template))
         if mismatch is not None:
             raise CheckpointMismatchError(f"checkpoint {step} in {self.directory}", mismatch)
-        # The other entries are read as they were saved, shapes and dtypes taken from the metadata.
-        abstract = {key: _abstract(value) for key, value in metadata.items()}
-        abstract[name] = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
-        return self._read(step, abstract)[name]
 
     def _metadata(self, step: int) -> Any:
         """Returns the tree of array metadata of the checkpoint of `step`, read without reading any array."""
@@ -201,7 +202,7 @@ class Checkpointer:
         return metadata.tree
 
     def _read(self, step: int, abstract: Any) -> Any:
-        """Reads every array of the checkpoint of `step` into the structure of `abstract`."""
+        """Reads every array of the checkpoint of `step` into the structure of `abstract` (shape-dtype structs)."""
         try:
             with _ORBAX_ERROR_REPORTS:
                 return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
