@@ -30,6 +30,7 @@ from simplexity.logging import log_analysis_artifacts, read_jsonl_metrics
 from simplexity.persistence import Checkpointer, choose_checkpoint
 from simplexity.predictive_models import ActivationsUnavailableError, PredictiveModel
 from simplexity.run_record import METRICS_FILE, read_run_config, restore_model
+from simplexity.training import optimal_loss_per_position
 
 ANALYSIS_FILE = "analysis.json"
 FIGURES = {"belief_geometry": "belief_geometry.png", "position_loss": "position_loss.png"}
@@ -147,6 +148,29 @@ def _analyze(
         raise ConfigError(f"run_dir={str(run.run_dir)!r}: model {name!r} cannot be analysed: {error}") from error
 
 
+def _best_average_loss(run: TrainedRun, geometry: BeliefGeometry) -> float | None:
+    """The lowest achievable mean loss over the trained context: the mean of its positions' myopic entropies.
+
+    The analysis' own myopic entropies serve when it covered the trained context; otherwise they are computed to
+    1e-6 nats (None where that is out of reach).
+    """
+    trained_len = run.experiment.training.sequence_len
+    if geometry.dataset.max_context_len == trained_len:
+        return float(geometry.myopic_entropies.mean())
+    try:
+        return float(optimal_loss_per_position(run.experiment.process, trained_len).mean())
+    except ValueError:
+        return None
+
+
+def _figure_title(run: TrainedRun, with_step: bool = True) -> str:
+    """Names the run directory, its process and model, and (`with_step`) the analysed checkpoint's step."""
+    parts = [run.run_dir.name, run.config.training_data_generator.name, run.config.predictive_model.name]
+    if with_step:
+        parts.append(f"step {run.step}")
+    return " · ".join(parts)
+
+
 def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> dict[str, Any]:
     """Analyses the run in `run_dir` and writes `analysis.json` and figures into `options.output_dir` (or `run_dir`).
 
@@ -166,8 +190,8 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
     output_dir = Path(options.output_dir or run.run_dir).absolute()
     output_dir.mkdir(parents=True, exist_ok=True)
     rate = _entropy_rate_or_none(run)
-    trained_len = run.experiment.training.sequence_len
-    best_loss = float(geometry.myopic_entropies.mean()) if geometry.dataset.max_context_len == trained_len else None
+    best_loss = _best_average_loss(run, geometry)
+    title = _figure_title(run)
     figures = [
         plot_belief_geometry(
             geometry.dataset.beliefs,
@@ -177,15 +201,32 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
                 **{name: probe.r2 for name, probe in geometry.probes.items()},
                 **{label: pair[1] for label, pair in geometry.control_predictions.items()},
             },
+            title=title,
         ),
-        plot_position_losses(geometry.model_losses, geometry.myopic_entropies, output_dir / FIGURES["position_loss"]),
+        plot_position_losses(
+            geometry.model_losses, geometry.myopic_entropies, output_dir / FIGURES["position_loss"], title=title
+        ),
     ]
     if curve is not None:
-        figures.append(plot_analysis_curve(curve, output_dir / ANALYSIS_CURVE))
-    metrics = [record for record in read_jsonl_metrics(run.run_dir / METRICS_FILE) if "loss" in record]
+        run_title = _figure_title(run, with_step=False)
+        figures.append(plot_analysis_curve(curve, output_dir / ANALYSIS_CURVE, title=run_title))
+    records = read_jsonl_metrics(run.run_dir / METRICS_FILE)
+    metrics = [record for record in records if "loss" in record]
     if metrics:
         steps, losses = [record["step"] for record in metrics], [record["loss"] for record in metrics]
-        figures.append(plot_training_curve(steps, losses, output_dir / TRAINING_CURVE, rate, best_loss))
+        validated = [record for record in records if "validation/loss" in record]
+        validation = ([record["step"] for record in validated], [record["validation/loss"] for record in validated])
+        figures.append(
+            plot_training_curve(
+                steps,
+                losses,
+                output_dir / TRAINING_CURVE,
+                rate,
+                best_loss,
+                validation,
+                title=_figure_title(run, with_step=False),
+            )
+        )
     report = {
         "run_dir": str(run.run_dir),
         "output_dir": str(output_dir),
