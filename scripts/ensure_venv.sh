@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Creates the project's virtual environment in .venv and installs simplexity into it (editable, with the
-# dev extra) when it is missing or older than pyproject.toml. Sourced by the other scripts.
+# Creates a virtual environment of the project and installs simplexity into it (editable) when it is missing or
+# older than pyproject.toml. Sourced by the other scripts: `source scripts/ensure_venv.sh [DIR [EXTRAS]]`, by
+# default `.venv` with the `dev` extra (every extra the tests use); `.venv-plain` with the `test` extra is the
+# stack a plain `pip install simplexity` resolves, plus the test runner.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="$root/.venv"
+venv="$root/${1:-.venv}"
+extras="${2:-dev}"
 stamp="$venv/.simplexity-installed"
 python="${PYTHON:-python3}"
 
@@ -17,7 +20,7 @@ if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
 if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
-  echo "installing simplexity and its dependencies into $venv" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[dev]"
+  echo "installing simplexity[$extras] and its dependencies into $venv" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root[$extras]"
   touch "$stamp"
 fi

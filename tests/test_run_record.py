@@ -18,6 +18,8 @@ from simplexity.persistence import Checkpointer
 from simplexity.run import run_experiment
 from simplexity.training import initial_train_state
 
+pytestmark = pytest.mark.stack  # MLflow and pandas: run on the plain-install stack and on the extras' stack
+
 # A decaying learning rate, so that a step logged again by a run going on to 30 steps logs other values.
 TINY = ["training=tiny", "logging=quiet", "validation.num_sequences=64", "training/schedule=warmup_cosine"]
 TINY += ["training.schedule.warmup_steps=0", "training.log_every=5", "training.checkpoint_every=10"]

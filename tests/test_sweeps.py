@@ -65,6 +65,7 @@ def test_a_multirun_of_four_runs_writes_four_run_directories_and_the_summary_lis
     ]
 
 
+@pytest.mark.extras
 def test_the_submitit_local_launcher_runs_both_jobs(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="needs the `sweeps` extra")
     result = run_sweep(tmp_path, "hydra/launcher=local", "seed=0,1")
@@ -90,6 +91,7 @@ def test_a_failing_job_is_reported_and_the_other_jobs_results_are_complete(tmp_p
     assert (ok.run, ok.status, ok.last_step) == ("1", "ok", 6)
 
 
+@pytest.mark.extras
 def test_the_optuna_preset_runs_its_trials_and_minimises_the_validation_loss(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="needs the `sweeps` extra")
     result = run_sweep(tmp_path, "hydra/sweeper=optuna_search", "hydra.sweeper.n_trials=2")

@@ -2,6 +2,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from simplexity.logging import (
@@ -12,6 +13,8 @@ from simplexity.logging import (
     read_jsonl_metrics,
     read_run_record,
 )
+
+pytestmark = pytest.mark.stack  # MLflow and pandas: run on the plain-install stack and on the extras' stack
 
 
 def test_jsonl_appends_one_object_per_step(tmp_path):

@@ -9,6 +9,8 @@ from simplexity.config import ConfigError
 from simplexity.logging import check_tracking_uri
 from simplexity.logging.tracking_uri import file_store_path, server_answer
 
+pytestmark = pytest.mark.stack  # MLflow and pandas: run on the plain-install stack and on the extras' stack
+
 
 @pytest.fixture
 def http_server(request) -> Iterator[str]:

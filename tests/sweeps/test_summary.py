@@ -11,6 +11,8 @@ from omegaconf import OmegaConf
 from simplexity.sweeps import record_failure, summarize_runs
 from simplexity.sweeps.summary import differing_keys, format_table, load_sweep, main, to_json
 
+pytestmark = pytest.mark.stack  # MLflow and pandas: run on the plain-install stack and on the extras' stack
+
 
 def config(seed: int = 0, learning_rate: float = 0.003, model: str = "gru_rnn", num_steps: int = 6) -> dict[str, Any]:
     return {
