@@ -27,10 +27,12 @@ import numpy as np
 from simplexity.generative_processes.causal_states import causal_states
 from simplexity.generative_processes.compositions import content_process
 from simplexity.generative_processes.generative_process import GenerativeProcess
+from simplexity.generative_processes.hidden_markov_model import HiddenMarkovModel
 from simplexity.generative_processes.markov_chain import asymptotic_distribution
 from simplexity.generative_processes.mixed_state_presentation import (
     UnboundedMixedStatesError,
     iter_belief_layers,
+    iter_belief_layers_and_predictions,
 )
 from simplexity.generative_processes.presentation import Presentation
 
@@ -88,14 +90,12 @@ def _iter_myopic_entropies_and_sizes(
     process: GenerativeProcess, min_probability: float, decimals: int, max_states: int
 ) -> Iterator[tuple[float, int]]:
     """Yields `(h(L), number of mixed states after L - 1 tokens)` for `L = 1, 2, ...`."""
-    presentation = process.presentation
-    for layer in iter_belief_layers(process, min_probability, decimals):
+    for layer, token_probabilities in iter_belief_layers_and_predictions(process, min_probability, decimals):
         if len(layer.beliefs) > max_states:
             raise ValueError(
                 f"{process.name}: {len(layer.beliefs)} distinct mixed states after {layer.length} tokens, more than "
                 f"{max_states}; use a smaller length, a larger min_probability or fewer decimals"
             )
-        token_probabilities, _ = presentation.successors(layer.beliefs)
         myopic = float(layer.probabilities @ entropy(token_probabilities) / layer.probabilities.sum())
         yield myopic, len(layer.beliefs)
 
@@ -114,6 +114,8 @@ class LimitMonitor:
     def __init__(self, limit: float | None = None):
         self.limit = limit
         self.terms: list[float] = []
+        # A proven lower bound on the limit, for a non-increasing sequence whose every term is above the limit.
+        self.lower: float | None = None
 
     def add(self, term: float) -> None:
         """Appends the next term."""
@@ -140,15 +142,21 @@ class LimitMonitor:
         return (at_last if self.limit is not None else at_last * ratio / (1.0 - ratio)), ratio
 
     def limit_estimate(self) -> tuple[float, float] | None:
-        """Returns the limit and its error bound, once the decay is geometric."""
+        """Returns the limit and its error bound, once the decay is geometric or a lower bound is known.
+
+        With `lower`, the limit lies in `[lower, last term]`, intersected with the geometric rule's interval.
+        """
         if self.limit is not None:
             return self.limit, 0.0
         tail = self.tail()
-        if tail is None:
-            return None
-        scale, _ = tail
+        last = self.terms[-1]
         # The limit lies between the last term and the last term minus the tail of the steps.
-        return self.terms[-1] - scale / 2.0, scale / 2.0
+        low = None if tail is None else last - tail[0]
+        if self.lower is not None:
+            low = min(last, self.lower if low is None else max(low, self.lower))
+        if low is None:
+            return None
+        return (last + low) / 2.0, (last - low) / 2.0
 
     def weighted_sum_of_excess(self, power: int) -> tuple[float, float] | None:
         """Returns `sum_L L**power (term_L - limit)` over all `L >= 1` and its error bound, once geometric."""
@@ -183,6 +191,54 @@ def _reachable_error(
     return error * ratio ** max(longest - length, 0), longest
 
 
+def _iter_state_conditioned_myopic_entropies(
+    process: GenerativeProcess, decimals: int, max_states: int
+) -> Iterator[float]:
+    """Yields `H(X_L | X_1..X_{L-1}, S_1)` for `L = 1, 2, ...`, with `S_1` the first hidden state.
+
+    The myopic entropies of an observer told the first hidden state of a stationary HMM: they rise to the entropy
+    rate while `h(L)` falls to it (Cover and Thomas, "Elements of Information Theory", Theorem 4.5.1).
+    """
+    presentation = process.presentation
+    streams = [
+        (
+            weight,
+            iter_myopic_entropies(
+                HiddenMarkovModel(presentation.transition_matrices, initial_state=np.eye(len(weights))[state]),
+                0.0,
+                decimals,
+                max_states,
+            ),
+        )
+        for weights in [presentation.initial_state]
+        for state, weight in enumerate(weights)
+        if weight > 0
+    ]
+    while True:
+        yield sum(weight * next(stream) for weight, stream in streams)
+
+
+def _admits_state_bracket(process: GenerativeProcess) -> bool:
+    """Returns whether `process` is a nonunifilar HMM started in a stationary state (where the bracket holds)."""
+    presentation = process.presentation
+    if not presentation.is_hidden_markov_model or presentation.is_unifilar:
+        return False
+    start = presentation.initial_state
+    return bool(np.allclose(start @ presentation.transition_matrices.sum(axis=0), start, rtol=0, atol=1e-12))
+
+
+def _extrapolated_distance(monitor: LimitMonitor) -> float:
+    """Returns half of `step * r / (1 - r)`, the last term's distance to the limit at the measured ratio `r`.
+
+    An optimistic estimate, not a bound: what the half-width of a bracket around the limit is at least.
+    """
+    tail = monitor.tail()
+    if tail is None or len(monitor.terms) < 2:
+        return math.inf
+    ratio = tail[1] ** 2
+    return abs(monitor.terms[-2] - monitor.terms[-1]) * ratio / (1.0 - ratio) / 2.0
+
+
 def _converge(
     process: GenerativeProcess,
     quantity,
@@ -191,8 +247,14 @@ def _converge(
     decimals: int,
     what: str,
     max_states: int = MAX_LAYER_STATES,
+    bracket: bool = False,
 ):
     """Feeds myopic entropies to a monitor until `quantity(monitor)` has an error bound below `tolerance`.
+
+    With `bracket` (for the entropy rate of a process that `_admits_state_bracket`), once the geometric rule alone
+    is out of reach but the myopic entropies' extrapolated distance to their limit is not, the state-conditioned
+    myopic entropies are enumerated beside them: the rate lies between the two, a bound that needs no
+    extrapolation.
 
     Raises:
         ValueError: one line naming the process, as soon as the extrapolated bound at the longest affordable
@@ -201,16 +263,31 @@ def _converge(
     monitor = LimitMonitor(_closed_form_entropy_rate(process))
     error = math.inf
     sizes: list[int] = []
+    lower: Iterator[float] | None = None
     stream = _iter_myopic_entropies_and_sizes(process, 0.0, decimals, max_states)
     for length, (myopic, size) in enumerate(stream, start=1):
         monitor.add(myopic)
         sizes.append(size)
+        if lower is not None:
+            monitor.lower = next(lower)
         result = quantity(monitor)
         if result is not None:
             value, error = result
             if error < tolerance:
                 return Estimate(value=value, error_bound=error, length=length)
             reachable, longest = _reachable_error(monitor, error, length, sizes, max_length, max_states)
+            if bracket and lower is None and reachable > tolerance:
+                distance, _ = _reachable_error(
+                    monitor, _extrapolated_distance(monitor), length, sizes, max_length, max_states
+                )
+                if distance <= tolerance:
+                    lower = _iter_state_conditioned_myopic_entropies(process, decimals, max_states)
+                    for _ in range(length):
+                        monitor.lower = next(lower)
+                    value, error = quantity(monitor)
+                    if error < tolerance:
+                        return Estimate(value=value, error_bound=error, length=length)
+                    continue
             # Judged only once the layers are large: small ones are cheap, and a finite presentation's layers
             # grow at first and then stop.
             if sizes[-1] >= max_states * PREDICTION_FRACTION and reachable > tolerance:
@@ -301,7 +378,9 @@ def estimate_entropy_rate(
 
     For a unifilar HMM it is the closed form `sum_i pi_i H(X | S = i)` (error bound 0). Otherwise the myopic
     entropies `h(L)` are enumerated until the convergence rule bounds `h(L) - h` by `2 * tolerance`; the estimate
-    is the middle of `[h(L) - bound, h(L)]`, so its error is at most `tolerance`.
+    is the middle of `[h(L) - bound, h(L)]`, so its error is at most `tolerance`. For a nonunifilar HMM started
+    in a stationary state, when that rule is out of reach, the rate is bracketed instead: it lies between
+    `H(X_L | X_1..X_{L-1}, S_1)` (the first hidden state told) and `h(L)`, which close in without extrapolation.
 
     A framed process has the rate of the process it frames.
 
@@ -310,14 +389,16 @@ def estimate_entropy_rate(
             the enumeration holds more than `max_states` mixed states, or at once when the bound's decay and the
             layers' growth put `tolerance` out of reach (the line says which tolerance is within reach).
     """
+    process = content_process(process)
     return _converge(
-        content_process(process),
+        process,
         LimitMonitor.limit_estimate,
         tolerance,
         max_length,
         decimals,
         "entropy rate",
         max_states,
+        bracket=_admits_state_bracket(process),
     )
 
 

@@ -136,10 +136,37 @@ def test_statistical_complexity_of_countably_many_causal_states_by_direct_summat
     assert to_bits(expected) == pytest.approx(bits, abs=5e-5)
 
 
+def test_the_entropy_rate_of_a_slowly_mixing_mess3_is_bracketed_to_the_default_tolerance():
+    # Its mixed states triple per token while h(L) - h shrinks by about 0.26: the geometric rule would need 17
+    # lengths. The rate lies between h(L) and H(X_L | X_1..X_{L-1}, S_1), the entropy given the first hidden
+    # state, both computed here from every word's probability at L = 11 and 12 (Cover and Thomas, Thm 4.5.1).
+    process = reference.reference_process("mess3", x=0.05, a=0.85)
+
+    def myopic(start: np.ndarray, length: int) -> float:
+        started = reference.Reference(process.matrices, start, process.right)
+        blocks = [reference.entropy_of(reference.word_probabilities(started, n)) for n in (length - 1, length)]
+        return blocks[1] - blocks[0]
+
+    starts = np.eye(3)
+    upper = myopic(process.initial, 12)
+    lower = sum(process.initial[s] * myopic(starts[s], 12) for s in range(3))
+    assert 0 < upper - lower < 2e-7
+    estimate = estimate_entropy_rate(build_hidden_markov_model("mess3", x=0.05, a=0.85))
+    assert estimate.error_bound <= 1e-7
+    assert lower - 1e-10 <= estimate.value - estimate.error_bound
+    assert estimate.value + estimate.error_bound <= upper + 1e-10
+
+
 @pytest.mark.parametrize(
-    ("name", "params"), [("mess3", {"x": 0.05, "a": 0.85}), ("leaky_rrxor", {}), ("tom_quantum", {})]
+    ("name", "params", "limit"),
+    [
+        ("mess3", {"x": 0.05, "a": 0.85}, estimate_excess_entropy),
+        ("leaky_rrxor", {}, estimate_entropy_rate),
+        ("leaky_rrxor", {}, estimate_excess_entropy),
+        ("tom_quantum", {}, estimate_entropy_rate),
+        ("tom_quantum", {}, estimate_excess_entropy),
+    ],
 )
-@pytest.mark.parametrize("limit", [estimate_entropy_rate, estimate_excess_entropy])
 def test_a_limit_out_of_reach_fails_at_once_naming_the_reachable_tolerance(name, params, limit):
     build = build_generalized_hidden_markov_model if name == "tom_quantum" else build_hidden_markov_model
     pattern = rf"^{name}: .* out of reach at tolerance=1e-0\d: .* use tolerance >= "
