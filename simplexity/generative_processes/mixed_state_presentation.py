@@ -65,8 +65,11 @@ def iter_belief_layers(
         min_probability: drop mixed states whose probability is at most this (0 keeps every reachable one).
         decimals: beliefs equal to this many decimal places are merged.
     """
-    for layer, _ in iter_belief_layers_and_predictions(process, min_probability, decimals):
-        yield layer
+    presentation = process.presentation
+    layer = BeliefLayer(0, presentation.initial_state[None, :], np.ones(1))
+    while True:
+        yield layer  # before its successors are computed: a caller may stop at any layer
+        layer = _next_layer(layer, *presentation.successors(layer.beliefs), min_probability, decimals)
 
 
 def iter_belief_layers_and_predictions(
@@ -78,13 +81,20 @@ def iter_belief_layers_and_predictions(
     while True:
         token_probabilities, successors = presentation.successors(layer.beliefs)
         yield layer, token_probabilities
-        joint = (layer.probabilities[:, None] * token_probabilities).reshape(-1)
-        joint *= layer.probabilities.sum() / joint.sum()  # rounding must not let the total drift over many layers
-        keep = joint > min_probability
-        beliefs, probabilities = _merge_equal_beliefs(
-            successors.reshape(-1, successors.shape[-1])[keep], joint[keep], decimals
-        )
-        layer = BeliefLayer(layer.length + 1, beliefs, probabilities)
+        layer = _next_layer(layer, token_probabilities, successors, min_probability, decimals)
+
+
+def _next_layer(
+    layer: BeliefLayer, token_probabilities: np.ndarray, successors: np.ndarray, min_probability: float, decimals: int
+) -> BeliefLayer:
+    """Returns the layer after `layer`, from its beliefs' next-token probabilities and successors."""
+    joint = (layer.probabilities[:, None] * token_probabilities).reshape(-1)
+    joint *= layer.probabilities.sum() / joint.sum()  # rounding must not let the total drift over many layers
+    keep = joint > min_probability
+    beliefs, probabilities = _merge_equal_beliefs(
+        successors.reshape(-1, successors.shape[-1])[keep], joint[keep], decimals
+    )
+    return BeliefLayer(layer.length + 1, beliefs, probabilities)
 
 
 def belief_layers(
