@@ -7,7 +7,11 @@ from simplexity.generative_processes.builder import (
     build_hidden_markov_model,
 )
 from simplexity.generative_processes.causal_states import CausalStates, InfiniteOrderError, causal_states
-from simplexity.generative_processes.compositions import SpecialTokenProcess, nonergodic_mixture
+from simplexity.generative_processes.compositions import (
+    SpecialTokenProcess,
+    content_process,
+    nonergodic_mixture,
+)
 from simplexity.generative_processes.generalized_hidden_markov_model import (
     AbstractGeneralizedHiddenMarkovModel,
     GeneralizedHiddenMarkovModel,
@@ -20,6 +24,7 @@ from simplexity.generative_processes.information import (
     entropy_rate,
     estimate_entropy_rate,
     estimate_excess_entropy,
+    estimate_statistical_complexity,
     excess_entropy,
     myopic_entropy,
     statistical_complexity,
@@ -65,11 +70,13 @@ __all__ = [
     "build_generalized_hidden_markov_model",
     "build_hidden_markov_model",
     "causal_states",
+    "content_process",
     "cryptic_order",
     "crypticity",
     "entropy_rate",
     "estimate_entropy_rate",
     "estimate_excess_entropy",
+    "estimate_statistical_complexity",
     "excess_entropy",
     "markov_order",
     "mixed_state_graph",

@@ -83,11 +83,27 @@ def _framed_presentation(inner: Presentation, bos: bool, num_special_tokens: int
     return Presentation.of(matrices, initial, normalizer)
 
 
+def content_process(process: GenerativeProcess) -> GenerativeProcess:
+    """Returns the process whose tokens `process`'s sequences carry: the framed one for a `SpecialTokenProcess`.
+
+    The quantities of a whole process (entropy rate, excess entropy, transient information, statistical
+    complexity, crypticity, synchronization information, Markov and cryptic orders) of a framed process are
+    those of the process it frames: BOS is a marker every sequence starts with, certain and carrying no
+    information, and EOS has probability 0 in the infinite process. The quantities of each position (myopic and
+    block entropies, state uncertainty) keep the framing, as a model sees it: `h(1) = 0` for BOS.
+    """
+    while isinstance(process, SpecialTokenProcess):
+        process = process.process
+    return process
+
+
 class SpecialTokenProcess(GenerativeProcess):
     """A process whose sequences begin with a beginning-of-sequence token and/or end with an end token.
 
     The special tokens take the ids after the process's own: BOS is `process.vocab_size`, EOS the next free id.
     A sampled sequence of `sequence_len` tokens holds `sequence_len - num_special_tokens` process tokens.
+    The information quantities of the whole process are those of `process` (`content_process`); those of each
+    position count the special tokens.
 
     Arguments:
         process: the process that emits the content tokens.

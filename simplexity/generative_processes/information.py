@@ -9,7 +9,13 @@ process's presentation, from its initial state (its stationary state unless one 
 Limits are taken with one convergence rule (`LimitMonitor`): once the myopic entropies decay geometrically
 over two windows of lengths, the remaining tail is bounded by a geometric series of the later window's largest
 step. A flat stretch (an oscillating decay that passes near zero) cannot end the sum early, since a window
-spans it. Each limit comes with that bound (`Estimate.error_bound`).
+spans it. Each limit comes with that bound (`Estimate.error_bound`). When the mixed states grow so fast that
+the bound cannot fall below the tolerance before a layer holds `max_states` of them (extrapolating its decay and
+the layers' growth), the limit fails at once, saying which tolerance is within reach.
+
+A framed process (`SpecialTokenProcess`) has the entropy rate, excess entropy, transient information and
+statistical complexity of the process it frames (`content_process`): its BOS, certain, carries no information.
+Its myopic and block entropies are those of the framed positions (`h(1) = 0` for BOS).
 """
 
 import math
@@ -19,9 +25,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from simplexity.generative_processes.causal_states import causal_states
+from simplexity.generative_processes.compositions import content_process
 from simplexity.generative_processes.generative_process import GenerativeProcess
+from simplexity.generative_processes.hidden_markov_model import HiddenMarkovModel
 from simplexity.generative_processes.markov_chain import asymptotic_distribution
-from simplexity.generative_processes.mixed_state_presentation import iter_belief_layers
+from simplexity.generative_processes.mixed_state_presentation import (
+    UnboundedMixedStatesError,
+    iter_belief_layers,
+    iter_belief_layers_and_predictions,
+)
+from simplexity.generative_processes.presentation import Presentation
 
 
 def entropy(probabilities: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -42,6 +55,8 @@ ROUNDING_FLOOR = 1e-13
 # The two windows of lengths the convergence rule compares grow up to this many lengths each.
 MAX_WINDOW = 8
 MIN_WINDOW = 3
+# Whether a tolerance is within reach is judged once a layer holds this fraction of `max_states` mixed states.
+PREDICTION_FRACTION = 1 / 64
 
 
 @dataclass(frozen=True)
@@ -67,15 +82,22 @@ def iter_myopic_entropies(
     Raises:
         ValueError: naming the process when a layer holds more than `max_states` mixed states.
     """
-    presentation = process.presentation
-    for layer in iter_belief_layers(process, min_probability, decimals):
+    for myopic, _ in _iter_myopic_entropies_and_sizes(process, min_probability, decimals, max_states):
+        yield myopic
+
+
+def _iter_myopic_entropies_and_sizes(
+    process: GenerativeProcess, min_probability: float, decimals: int, max_states: int
+) -> Iterator[tuple[float, int]]:
+    """Yields `(h(L), number of mixed states after L - 1 tokens)` for `L = 1, 2, ...`."""
+    for layer, token_probabilities in iter_belief_layers_and_predictions(process, min_probability, decimals):
         if len(layer.beliefs) > max_states:
             raise ValueError(
                 f"{process.name}: {len(layer.beliefs)} distinct mixed states after {layer.length} tokens, more than "
                 f"{max_states}; use a smaller length, a larger min_probability or fewer decimals"
             )
-        token_probabilities, _ = presentation.successors(layer.beliefs)
-        yield float(layer.probabilities @ entropy(token_probabilities) / layer.probabilities.sum())
+        myopic = float(layer.probabilities @ entropy(token_probabilities) / layer.probabilities.sum())
+        yield myopic, len(layer.beliefs)
 
 
 class LimitMonitor:
@@ -92,6 +114,8 @@ class LimitMonitor:
     def __init__(self, limit: float | None = None):
         self.limit = limit
         self.terms: list[float] = []
+        # A proven lower bound on the limit, for a non-increasing sequence whose every term is above the limit.
+        self.lower: float | None = None
 
     def add(self, term: float) -> None:
         """Appends the next term."""
@@ -118,15 +142,21 @@ class LimitMonitor:
         return (at_last if self.limit is not None else at_last * ratio / (1.0 - ratio)), ratio
 
     def limit_estimate(self) -> tuple[float, float] | None:
-        """Returns the limit and its error bound, once the decay is geometric."""
+        """Returns the limit and its error bound, once the decay is geometric or a lower bound is known.
+
+        With `lower`, the limit lies in `[lower, last term]`, intersected with the geometric rule's interval.
+        """
         if self.limit is not None:
             return self.limit, 0.0
         tail = self.tail()
-        if tail is None:
-            return None
-        scale, _ = tail
+        last = self.terms[-1]
         # The limit lies between the last term and the last term minus the tail of the steps.
-        return self.terms[-1] - scale / 2.0, scale / 2.0
+        low = None if tail is None else last - tail[0]
+        if self.lower is not None:
+            low = min(last, self.lower if low is None else max(low, self.lower))
+        if low is None:
+            return None
+        return (last + low) / 2.0, (last - low) / 2.0
 
     def weighted_sum_of_excess(self, power: int) -> tuple[float, float] | None:
         """Returns `sum_L L**power (term_L - limit)` over all `L >= 1` and its error bound, once geometric."""
@@ -143,6 +173,72 @@ class LimitMonitor:
         return partial + unseen / 2.0, float(lengths.sum()) * limit_error + unseen / 2.0
 
 
+def _reachable_error(
+    monitor: LimitMonitor, error: float, length: int, sizes: list[int], max_length: int, max_states: int
+) -> tuple[float, int]:
+    """Returns the error bound expected at the longest affordable length, and that length.
+
+    The bound is extrapolated with the decay measured per length (the ratio before its square root is taken,
+    an optimistic rate), and the layers with their smallest growth over the last three lengths: a layer may
+    hold at most `max_states` mixed states, and there are at most `max_length` myopic entropies.
+    """
+    tail = monitor.tail()
+    ratio = 0.0 if tail is None else tail[1] ** 2
+    growth = min(b / a for a, b in zip(sizes[-4:-1], sizes[-3:], strict=True)) if len(sizes) >= 4 else 1.0
+    longest = max_length
+    if growth > 1.0 + 1e-9:
+        longest = min(longest, length + math.floor(math.log(max_states / sizes[-1]) / math.log(growth)))
+    return error * ratio ** max(longest - length, 0), longest
+
+
+def _iter_state_conditioned_myopic_entropies(
+    process: GenerativeProcess, decimals: int, max_states: int
+) -> Iterator[float]:
+    """Yields `H(X_L | X_1..X_{L-1}, S_1)` for `L = 1, 2, ...`, with `S_1` the first hidden state.
+
+    The myopic entropies of an observer told the first hidden state of a stationary HMM: they rise to the entropy
+    rate while `h(L)` falls to it (Cover and Thomas, "Elements of Information Theory", Theorem 4.5.1).
+    """
+    presentation = process.presentation
+    streams = [
+        (
+            weight,
+            iter_myopic_entropies(
+                HiddenMarkovModel(presentation.transition_matrices, initial_state=np.eye(len(weights))[state]),
+                0.0,
+                decimals,
+                max_states,
+            ),
+        )
+        for weights in [presentation.initial_state]
+        for state, weight in enumerate(weights)
+        if weight > 0
+    ]
+    while True:
+        yield sum(weight * next(stream) for weight, stream in streams)
+
+
+def _admits_state_bracket(process: GenerativeProcess) -> bool:
+    """Returns whether `process` is a nonunifilar HMM started in a stationary state (where the bracket holds)."""
+    presentation = process.presentation
+    if not presentation.is_hidden_markov_model or presentation.is_unifilar:
+        return False
+    start = presentation.initial_state
+    return bool(np.allclose(start @ presentation.transition_matrices.sum(axis=0), start, rtol=0, atol=1e-12))
+
+
+def _extrapolated_distance(monitor: LimitMonitor) -> float:
+    """Returns half of `step * r / (1 - r)`, the last term's distance to the limit at the measured ratio `r`.
+
+    An optimistic estimate, not a bound: what the half-width of a bracket around the limit is at least.
+    """
+    tail = monitor.tail()
+    if tail is None or len(monitor.terms) < 2:
+        return math.inf
+    ratio = tail[1] ** 2
+    return abs(monitor.terms[-2] - monitor.terms[-1]) * ratio / (1.0 - ratio) / 2.0
+
+
 def _converge(
     process: GenerativeProcess,
     quantity,
@@ -151,17 +247,56 @@ def _converge(
     decimals: int,
     what: str,
     max_states: int = MAX_LAYER_STATES,
+    bracket: bool = False,
 ):
-    """Feeds myopic entropies to a monitor until `quantity(monitor)` has an error bound below `tolerance`."""
+    """Feeds myopic entropies to a monitor until `quantity(monitor)` has an error bound below `tolerance`.
+
+    With `bracket` (for the entropy rate of a process that `_admits_state_bracket`), once the geometric rule alone
+    is out of reach but the myopic entropies' extrapolated distance to their limit is not, the state-conditioned
+    myopic entropies are enumerated beside them: the rate lies between the two, a bound that needs no
+    extrapolation.
+
+    Raises:
+        ValueError: one line naming the process, as soon as the extrapolated bound at the longest affordable
+            length (`_reachable_error`) is above `tolerance`, or when the bound is not below it by `max_length`.
+    """
     monitor = LimitMonitor(_closed_form_entropy_rate(process))
     error = math.inf
-    for length, myopic in enumerate(iter_myopic_entropies(process, 0.0, decimals, max_states), start=1):
+    sizes: list[int] = []
+    lower: Iterator[float] | None = None
+    stream = _iter_myopic_entropies_and_sizes(process, 0.0, decimals, max_states)
+    for length, (myopic, size) in enumerate(stream, start=1):
         monitor.add(myopic)
+        sizes.append(size)
+        if lower is not None:
+            monitor.lower = next(lower)
         result = quantity(monitor)
         if result is not None:
             value, error = result
             if error < tolerance:
                 return Estimate(value=value, error_bound=error, length=length)
+            reachable, longest = _reachable_error(monitor, error, length, sizes, max_length, max_states)
+            if bracket and lower is None and reachable > tolerance:
+                distance, _ = _reachable_error(
+                    monitor, _extrapolated_distance(monitor), length, sizes, max_length, max_states
+                )
+                if distance <= tolerance:
+                    lower = _iter_state_conditioned_myopic_entropies(process, decimals, max_states)
+                    for _ in range(length):
+                        monitor.lower = next(lower)
+                    value, error = quantity(monitor)
+                    if error < tolerance:
+                        return Estimate(value=value, error_bound=error, length=length)
+                    continue
+            # Judged only once the layers are large: small ones are cheap, and a finite presentation's layers
+            # grow at first and then stop.
+            if sizes[-1] >= max_states * PREDICTION_FRACTION and reachable > tolerance:
+                limit = "max_length" if longest == max_length else f"max_states={max_states} mixed states"
+                raise ValueError(
+                    f"{process.name}: {what} out of reach at tolerance={tolerance}: its error bound is {error:.2g} "
+                    f"nats after {length} myopic entropies and, at its rate of decay, about {reachable:.2g} by "
+                    f"length {longest}, where the enumeration reaches {limit}; use tolerance >= {reachable:.2g}"
+                )
         if length >= max_length:
             raise ValueError(
                 f"{process.name}: {what} not within tolerance={tolerance} after {length} myopic entropies "
@@ -243,13 +378,28 @@ def estimate_entropy_rate(
 
     For a unifilar HMM it is the closed form `sum_i pi_i H(X | S = i)` (error bound 0). Otherwise the myopic
     entropies `h(L)` are enumerated until the convergence rule bounds `h(L) - h` by `2 * tolerance`; the estimate
-    is the middle of `[h(L) - bound, h(L)]`, so its error is at most `tolerance`.
+    is the middle of `[h(L) - bound, h(L)]`, so its error is at most `tolerance`. For a nonunifilar HMM started
+    in a stationary state, when that rule is out of reach, the rate is bracketed instead: it lies between
+    `H(X_L | X_1..X_{L-1}, S_1)` (the first hidden state told) and `h(L)`, which close in without extrapolation.
+
+    A framed process has the rate of the process it frames.
 
     Raises:
-        ValueError: naming the process when the bound is not below `tolerance` by `max_length`, or when a layer of
-            the enumeration holds more than `max_states` mixed states.
+        ValueError: naming the process when the bound is not below `tolerance` by `max_length`, when a layer of
+            the enumeration holds more than `max_states` mixed states, or at once when the bound's decay and the
+            layers' growth put `tolerance` out of reach (the line says which tolerance is within reach).
     """
-    return _converge(process, LimitMonitor.limit_estimate, tolerance, max_length, decimals, "entropy rate", max_states)
+    process = content_process(process)
+    return _converge(
+        process,
+        LimitMonitor.limit_estimate,
+        tolerance,
+        max_length,
+        decimals,
+        "entropy rate",
+        max_states,
+        bracket=_admits_state_bracket(process),
+    )
 
 
 def entropy_rate(
@@ -265,10 +415,16 @@ def estimate_excess_entropy(
     """Returns the excess entropy `E = sum_L (h(L) - h)` in nats with a bound on its error.
 
     The sum runs with the entropy rate's rule until its bound (the rate's error times the terms summed, plus the
-    most the unseen terms can add) is below `tolerance`.
+    most the unseen terms can add) is below `tolerance`; it fails as the entropy rate does. A framed process has
+    the excess entropy of the process it frames: the sum runs over its content tokens.
     """
     return _converge(
-        process, lambda monitor: monitor.weighted_sum_of_excess(0), tolerance, max_length, decimals, "excess entropy"
+        content_process(process),
+        lambda monitor: monitor.weighted_sum_of_excess(0),
+        tolerance,
+        max_length,
+        decimals,
+        "excess entropy",
     )
 
 
@@ -286,10 +442,11 @@ def transient_information(
 
     `T` measures how much an observer must learn, beyond what the entropy rate accounts for, before the block
     entropy reaches its asymptote `E + h L` (Crutchfield and Feldman 2003). Since
-    `E + h L - H(L) = sum_{l > L} (h(l) - h)`, `T = sum_l l (h(l) - h)`.
+    `E + h L - H(L) = sum_{l > L} (h(l) - h)`, `T = sum_l l (h(l) - h)`. It fails as the entropy rate does. A
+    framed process has the transient information of the process it frames.
     """
     return _converge(
-        process,
+        content_process(process),
         lambda monitor: monitor.weighted_sum_of_excess(1),
         tolerance,
         max_length,
@@ -298,15 +455,81 @@ def transient_information(
     )
 
 
-def statistical_complexity(process: GenerativeProcess, max_states: int = 10_000, decimals: int = 10) -> float:
-    """Returns `C = H(S)` in nats over the recurrent causal states, weighted by their asymptotic probability.
+def _observable_basis(presentation: Presentation) -> np.ndarray:
+    """Returns an orthonormal basis of the span of `T_w r` over all words `w`, shape `(states, rank)`.
 
-    The causal states are the mixed states merged by their future (Moore minimisation of the mixed-state
-    presentation); their asymptotic distribution from the initial state weights each closed class of mixed
-    states by the probability of entering it.
+    Two states predict the same future exactly when their difference is orthogonal to it, since the probability
+    of a word `w` from a state `s` is `s @ T_w @ r`.
+    """
+    basis = np.zeros((presentation.num_states, 0))
+    frontier = [presentation.normalizing_eigenvector / np.linalg.norm(presentation.normalizing_eigenvector)]
+    while frontier:
+        vector = frontier.pop()
+        residual = vector - basis @ (basis.T @ vector)
+        residual -= basis @ (basis.T @ residual)  # twice, so that rounding leaves it orthogonal
+        norm = float(np.linalg.norm(residual))
+        if norm > 1e-9 * max(float(np.linalg.norm(vector)), 1e-300):
+            direction = residual / norm
+            basis = np.concatenate([basis, direction[:, None]], axis=1)
+            frontier.extend(matrix @ direction for matrix in presentation.transition_matrices)
+    return basis
+
+
+def estimate_statistical_complexity(
+    process: GenerativeProcess,
+    tolerance: float = 1e-7,
+    max_states: int = 10_000,
+    decimals: int = 10,
+    max_length: int = 500,
+) -> Estimate:
+    """Returns `C = H(S)` in nats over the recurrent causal states, with a bound on its error.
+
+    When the mixed-state presentation closes within `max_states` states, the causal states are its recurrent
+    mixed states merged by their future (Moore minimisation), weighted by their asymptotic probability from the
+    initial state: `C` is exact (error bound 0). Otherwise (countably many causal states, as for the simple
+    nonunifilar source and Fanizza's process) `C` is the limit of `H(M_L)`, the entropy of the distinct futures
+    an observer can predict after `L` tokens from the stationary start: the layers' futures that an observer has
+    synchronized to are causal states with their stationary probability, and the rest (the words that have not
+    yet synchronized) carry a mass that vanishes. The limit is taken with the entropy rate's convergence rule
+    (`LimitMonitor`), to `tolerance`. A framed process has the complexity of the process it frames.
 
     Raises:
-        UnboundedMixedStatesError: when the mixed-state presentation has more than `max_states` states, as for
-            processes with infinitely many causal states (mess3, the simple nonunifilar source).
+        UnboundedMixedStatesError: when the distinct futures of a layer outgrow `max_states` before the bound is
+            below `tolerance`, as for processes whose causal states are uncountable (mess3).
     """
-    return float(entropy(causal_states(process, max_states, decimals).probabilities))
+    process = content_process(process)
+    try:
+        return Estimate(float(entropy(causal_states(process, max_states, decimals).probabilities)), 0.0, 0)
+    except UnboundedMixedStatesError:
+        pass
+    basis = _observable_basis(process.presentation)
+    monitor = LimitMonitor()  # fed -H(M_L): the rule bounds a decreasing sequence
+    error = math.inf
+    for layer in iter_belief_layers(process, 0.0, decimals):
+        keys = np.round(layer.beliefs @ basis, decimals) + 0.0
+        inverse = np.unique(keys, axis=0, return_inverse=True)[1].reshape(-1)
+        futures = np.bincount(inverse, weights=layer.probabilities)
+        if len(futures) > max_states or layer.length >= max_length:
+            bound = f"error bound {error:.3g} nats" if error < 1.0 else "no converging bound"
+            raise UnboundedMixedStatesError(
+                f"{process.name}: the statistical complexity is not within tolerance={tolerance} ({bound}) when "
+                f"{len(futures)} distinct futures follow {layer.length} tokens, past max_states={max_states} or "
+                f"max_length={max_length}; the causal states may be uncountable (a nonunifilar process such as mess3)"
+            )
+        monitor.add(-float(entropy(futures)))
+        estimate = monitor.limit_estimate()
+        if estimate is not None:
+            error = estimate[1]
+            if error < tolerance:
+                return Estimate(value=-estimate[0], error_bound=error, length=layer.length)
+    raise AssertionError("unreachable")
+
+
+def statistical_complexity(process: GenerativeProcess, max_states: int = 10_000, decimals: int = 10) -> float:
+    """Returns `C = H(S)` in nats over the recurrent causal states (`estimate_statistical_complexity` gives its bound).
+
+    Raises:
+        UnboundedMixedStatesError: when the complexity is out of reach within `max_states` states, as for
+            processes with uncountably many causal states (mess3).
+    """
+    return estimate_statistical_complexity(process, max_states=max_states, decimals=decimals).value

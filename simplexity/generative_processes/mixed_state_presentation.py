@@ -40,11 +40,16 @@ def _merge_equal_beliefs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Returns the distinct beliefs (equal to `decimals` places) and the summed probability of each."""
     keys = np.round(beliefs, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0 so both land in one group
-    unique, first_index, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    del unique
-    merged = np.zeros(len(first_index))
-    np.add.at(merged, inverse.reshape(-1), probabilities)
-    return beliefs[first_index], merged
+    if len(keys) == 0:
+        return beliefs, np.zeros(0)
+    # Rows in lexicographic order (a stable sort by column, much faster than np.unique's sort of whole rows),
+    # grouped where a row differs from the one before; each group keeps its first belief.
+    order = np.lexsort(keys.T[::-1])
+    ordered = keys[order]
+    starts = np.concatenate([[True], np.any(ordered[1:] != ordered[:-1], axis=1)])
+    inverse = np.empty(len(keys), dtype=np.int64)
+    inverse[order] = np.cumsum(starts) - 1
+    return beliefs[order[starts]], np.bincount(inverse, weights=probabilities, minlength=int(starts.sum()))
 
 
 def iter_belief_layers(
@@ -63,15 +68,33 @@ def iter_belief_layers(
     presentation = process.presentation
     layer = BeliefLayer(0, presentation.initial_state[None, :], np.ones(1))
     while True:
-        yield layer
+        yield layer  # before its successors are computed: a caller may stop at any layer
+        layer = _next_layer(layer, *presentation.successors(layer.beliefs), min_probability, decimals)
+
+
+def iter_belief_layers_and_predictions(
+    process: GenerativeProcess, min_probability: float = 0.0, decimals: int = 12
+) -> Iterator[tuple[BeliefLayer, np.ndarray]]:
+    """Yields each belief layer (`iter_belief_layers`) with `P(x | belief)` for its beliefs, shape `(n, vocab)`."""
+    presentation = process.presentation
+    layer = BeliefLayer(0, presentation.initial_state[None, :], np.ones(1))
+    while True:
         token_probabilities, successors = presentation.successors(layer.beliefs)
-        joint = (layer.probabilities[:, None] * token_probabilities).reshape(-1)
-        joint *= layer.probabilities.sum() / joint.sum()  # rounding must not let the total drift over many layers
-        keep = joint > min_probability
-        beliefs, probabilities = _merge_equal_beliefs(
-            successors.reshape(-1, successors.shape[-1])[keep], joint[keep], decimals
-        )
-        layer = BeliefLayer(layer.length + 1, beliefs, probabilities)
+        yield layer, token_probabilities
+        layer = _next_layer(layer, token_probabilities, successors, min_probability, decimals)
+
+
+def _next_layer(
+    layer: BeliefLayer, token_probabilities: np.ndarray, successors: np.ndarray, min_probability: float, decimals: int
+) -> BeliefLayer:
+    """Returns the layer after `layer`, from its beliefs' next-token probabilities and successors."""
+    joint = (layer.probabilities[:, None] * token_probabilities).reshape(-1)
+    joint *= layer.probabilities.sum() / joint.sum()  # rounding must not let the total drift over many layers
+    keep = joint > min_probability
+    beliefs, probabilities = _merge_equal_beliefs(
+        successors.reshape(-1, successors.shape[-1])[keep], joint[keep], decimals
+    )
+    return BeliefLayer(layer.length + 1, beliefs, probabilities)
 
 
 def belief_layers(

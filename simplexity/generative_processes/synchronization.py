@@ -4,6 +4,10 @@ Definitions: Crutchfield and Feldman, "Regularities unseen, randomness observed"
 uncertainty `H[S_L | X_1..X_L]` and synchronization information; Mahoney, Ellison and Crutchfield,
 "Information accessibility and cryptic processes" (2009), for crypticity and the cryptic order. All in nats,
 float64, from the process's presentation.
+
+A framed process (`SpecialTokenProcess`) has the synchronization information, crypticity and orders of the
+process it frames (`content_process`): they count its content tokens. Its state uncertainty is that of each
+framed position (0 before BOS is read).
 """
 
 import math
@@ -11,13 +15,15 @@ import math
 import numpy as np
 
 from simplexity.generative_processes.causal_states import causal_states
+from simplexity.generative_processes.compositions import content_process
 from simplexity.generative_processes.generative_process import GenerativeProcess
 from simplexity.generative_processes.information import (
+    ROUNDING_FLOOR,
     Estimate,
     LimitMonitor,
     entropy,
     estimate_excess_entropy,
-    statistical_complexity,
+    estimate_statistical_complexity,
 )
 from simplexity.generative_processes.mixed_state_presentation import iter_belief_layers
 
@@ -54,19 +60,26 @@ def synchronization_information(
     """Returns the synchronization information `S = sum_{L >= 0} H[S_L | X_1..X_L]` in nats, with its bound.
 
     The total state uncertainty an observer passes through before it knows the hidden state; finite only when
-    the state uncertainty decays to 0 (the observer synchronizes), as for a unifilar presentation.
+    the state uncertainty decays to 0 (the observer synchronizes), as for a unifilar presentation. A framed
+    process has the value of the process it frames (its BOS adds a term 0).
+
+    Whether the uncertainty tends to a positive value is judged on its run since it last rose: from a start
+    the observer knows (a BOS state, a one-hot start) it first jumps up, and only what follows decays.
 
     Raises:
         ValueError: naming the process when it is a generalized HMM, when the state uncertainty tends to a
             positive value (an observer of a nonunifilar presentation such as mess3's never synchronizes), or
             when the bound is not below `tolerance` by `max_length`.
     """
+    process = content_process(process)
     _require_hidden_markov_model(process, "the synchronization information")
     to_zero, to_limit = LimitMonitor(limit=0.0), LimitMonitor()
     error = math.inf
     for length, layer in enumerate(iter_belief_layers(process, 0.0, decimals)):
         uncertainty = float(layer.probabilities @ entropy(layer.beliefs))
         to_zero.add(uncertainty)
+        if to_limit.terms and uncertainty > to_limit.terms[-1] + ROUNDING_FLOOR:
+            to_limit = LimitMonitor()  # a rise: the decay toward the limit starts here
         to_limit.add(uncertainty)
         result = to_zero.weighted_sum_of_excess(0)
         if result is not None and result[1] < tolerance:
@@ -88,35 +101,46 @@ def synchronization_information(
 
 
 def crypticity(process: GenerativeProcess, max_states: int = 10_000, decimals: int = 10) -> Estimate:
-    """Returns the crypticity `chi = C_mu - E` in nats, with the excess entropy's error bound.
+    """Returns the crypticity `chi = C_mu - E` in nats, with the sum of the two error bounds.
 
     The part of the stored state information that is not shared with the future: `chi = H[S_0 | X_1, X_2, ...]`
     for the causal state `S_0` (Mahoney, Ellison and Crutchfield 2009). 0 exactly when the cryptic order is 0.
+    A framed process has the crypticity of the process it frames.
 
     Raises:
-        UnboundedMixedStatesError: when the process has more than `max_states` mixed states (no finite
-            statistical complexity within reach).
+        UnboundedMixedStatesError: when the statistical complexity is out of reach within `max_states` states
+            (see `estimate_statistical_complexity`).
     """
-    complexity = statistical_complexity(process, max_states, decimals)
+    process = content_process(process)
+    complexity = estimate_statistical_complexity(process, max_states=max_states, decimals=decimals)
     excess = estimate_excess_entropy(process)
-    return Estimate(value=complexity - excess.value, error_bound=excess.error_bound, length=excess.length)
+    return Estimate(
+        value=complexity.value - excess.value,
+        error_bound=complexity.error_bound + excess.error_bound,
+        length=excess.length,
+    )
 
 
 def markov_order(process: GenerativeProcess, max_states: int = 10_000, decimals: int = 10) -> int:
     """Returns the Markov order `R` of `process`: the least `R` with `h(R + 1) = h` (`CausalStates.markov_order`).
 
+    The myopic entropies are those of the stationary process; a framed process has the order of the process it
+    frames (`R` content tokens after BOS fix the causal state).
+
     Raises:
         InfiniteOrderError: naming the process when `R` is infinite (the even process, mess3).
         UnboundedMixedStatesError: when the process has more than `max_states` mixed states.
     """
-    return causal_states(process, max_states, decimals).markov_order()
+    return causal_states(content_process(process), max_states, decimals).markov_order()
 
 
 def cryptic_order(process: GenerativeProcess, max_states: int = 10_000, decimals: int = 10) -> int:
     """Returns the cryptic order `k` of `process`: the least `k` with `H[S_k | X_1, X_2, ...] = 0`.
 
+    A framed process has the order of the process it frames.
+
     Raises:
         InfiniteOrderError: naming the process when `k` is infinite.
         UnboundedMixedStatesError: when the process has more than `max_states` mixed states.
     """
-    return causal_states(process, max_states, decimals).cryptic_order()
+    return causal_states(content_process(process), max_states, decimals).cryptic_order()

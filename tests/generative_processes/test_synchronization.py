@@ -10,7 +10,10 @@ import numpy as np
 import pytest
 
 from simplexity.generative_processes import (
+    HMM_PROCESSES,
+    HiddenMarkovModel,
     InfiniteOrderError,
+    SpecialTokenProcess,
     UnboundedMixedStatesError,
     build_generalized_hidden_markov_model,
     build_hidden_markov_model,
@@ -157,3 +160,39 @@ def test_state_measures_of_a_generalized_hmm_are_a_clear_error():
     fanizza = build_generalized_hidden_markov_model("fanizza")
     with pytest.raises(ValueError, match=r"^fanizza: the state uncertainty needs hidden states"):
         state_uncertainty(fanizza, 3)
+
+
+def framed_by_a_start_state(name: str) -> HiddenMarkovModel:
+    """The process as a plain HMM with one state before its own, left by a start token into the stationary state."""
+    matrices = np.asarray(HMM_PROCESSES[name](), dtype=np.float64)
+    vocab, states = matrices.shape[0], matrices.shape[1]
+    stationary = reference.reference_process(name).initial
+    framed = np.zeros((vocab + 1, states + 1, states + 1))
+    framed[:vocab, 1:, 1:] = matrices
+    framed[vocab, 0, 1:] = stationary
+    return HiddenMarkovModel(framed, initial_state=np.eye(states + 1)[0], name=name + "+start")
+
+
+@pytest.mark.parametrize("name", ["rrxor", "matching_parens"])
+def test_a_process_framed_by_bos_synchronizes_with_the_inner_synchronization_information(name):
+    # The observer knows the start (uncertainty 0), then the uncertainty jumps to H(pi) and decays to 0: the sum
+    # is the inner process's, enumerated here.
+    expected = reference_state_uncertainty(name, 300).sum()
+    for framed in (SpecialTokenProcess(build_hidden_markov_model(name)), framed_by_a_start_state(name)):
+        uncertainty = state_uncertainty(framed, 3)
+        assert uncertainty[0] == 0.0 and uncertainty[1] > 1.0
+        estimate = synchronization_information(framed)
+        assert abs(estimate.value - expected) <= estimate.error_bound + 1e-12
+        assert estimate.error_bound <= 1e-6
+
+
+def test_crypticity_and_orders_of_a_bos_process_are_those_of_the_process_it_frames():
+    z1r = SpecialTokenProcess(build_hidden_markov_model("zero_one_random"))
+    # Z1R: C = E = log 3 (three phases, all told apart by the future), so chi = 0 where the cryptic order is 0.
+    assert cryptic_order(z1r) == 0
+    chi = crypticity(z1r)
+    assert chi.value == pytest.approx(0.0, abs=chi.error_bound + 1e-12)
+    # Markov order: the least R with h(R + 1) = h for the myopic entropies of the content tokens.
+    myopic = reference.myopic_entropies(reference.reference_process("zero_one_random"), 8)
+    first = int(np.flatnonzero(np.abs(myopic - LN2 / 3) < 1e-12)[0]) + 1
+    assert markov_order(z1r) == first - 1 == 3
