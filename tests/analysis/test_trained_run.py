@@ -9,6 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from simplexity.analysis import AnalysisOptions, analysis_options, analyze_run, load_trained_run
 from simplexity.config import CONFIG_DIR, ConfigError, register_configs
+from simplexity.config.errors import StorageError, UnfitCheckpointError
 from simplexity.experiment import build_experiment
 from simplexity.persistence import Checkpointer
 from simplexity.training import initial_train_state
@@ -141,3 +142,23 @@ def test_analysis_options_of_the_default_config():
 def test_bad_analysis_options_are_refused_in_one_line(key, value, expected):
     with pytest.raises(ConfigError, match=re.escape(expected)):
         analysis_options(analyze_config(**{key: value}))
+
+
+def test_a_checkpoint_of_another_model_does_not_fit_with_exit_code_7(tmp_path):
+    write_run(tmp_path, training_config("predictive_model.instance.hidden_size=32"), steps=[6])
+    OmegaConf.save(training_config(), tmp_path / "config.yaml", resolve=True)  # the config of a smaller model
+    with pytest.raises(UnfitCheckpointError) as error:
+        load_trained_run(tmp_path)
+    assert error.value.exit_code == 7
+    assert_one_line(error, "step=6: checkpoint 6 in", "does not fit the model of the run's config (")
+
+
+def test_an_output_file_that_is_a_directory_is_refused_before_the_analysis(tmp_path):
+    run_dir = write_run(tmp_path / "run", training_config(), steps=[6])
+    (tmp_path / "out" / "analysis.json").mkdir(parents=True)
+    with pytest.raises(StorageError) as error:
+        analyze_run(run_dir, AnalysisOptions(max_context_len=3, output_dir=tmp_path / "out"), notify=pytest.fail)
+    assert error.value.exit_code == 5
+    out = tmp_path / "out"
+    assert str(error.value) == f"output_dir={str(out)!r}: {out / 'analysis.json'} cannot be written (it is not a file)"
+    assert [path.name for path in (tmp_path / "out").iterdir()] == ["analysis.json"]
