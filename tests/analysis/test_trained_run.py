@@ -157,7 +157,7 @@ def test_an_output_file_that_is_a_directory_is_refused_before_the_analysis(tmp_p
     run_dir = write_run(tmp_path / "run", training_config(), steps=[6])
     (tmp_path / "out" / "analysis.json").mkdir(parents=True)
     with pytest.raises(StorageError) as error:
-        analyze_run(run_dir, AnalysisOptions(max_context_len=3, output_dir=tmp_path / "out"), notify=pytest.fail)
+        analyze_run(run_dir, AnalysisOptions(max_context_len=3, output_dir=tmp_path / "out"))
     assert error.value.exit_code == 5
     out = tmp_path / "out"
     assert str(error.value) == f"output_dir={str(out)!r}: {out / 'analysis.json'} cannot be written (it is not a file)"
