@@ -36,24 +36,36 @@ def require_writable(directory: Path, key: str, names: Sequence[str]) -> None:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise StorageError(f"{where}: cannot be created ({_reason(error)})") from error
-    for name in names:
-        path = directory / name
-        if path.exists() and not path.is_file():
-            raise StorageError(f"{where}: {path} cannot be written (it is not a file)")
-        if path.exists() and not os.access(path, os.W_OK):
-            raise StorageError(f"{where}: {path} cannot be written (Permission denied)")
     try:
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".analysis-"):
             pass
     except OSError as error:
         raise StorageError(f"{where}: cannot be written ({_reason(error)})") from error
+    for name in names:
+        path = directory / name
+        if path.exists() and not path.is_file():
+            raise StorageError(f"{where}: {path} cannot be written (it is not a file)")
+        if path.exists():
+            try:  # opened for appending and closed: the file is left as it was
+                os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+            except OSError as error:
+                raise StorageError(f"{where}: {path} cannot be written ({_reason(error)})") from error
 
 
 @contextmanager
 def storage_errors(directory: Path, key: str) -> Iterator[None]:
-    """Turns an `OSError` of the writes inside the block into a one-line `StorageError` naming `key` and the file."""
+    """Turns an `OSError` of a write into `directory` inside the block into a one-line `StorageError`.
+
+    The error names `key`, the directory and the file where the `OSError` names one; an `OSError` about a file
+    elsewhere passes unchanged.
+    """
     try:
         yield
     except OSError as error:
-        path = error.filename or directory
-        raise StorageError(f"{key}={str(directory)!r}: {path} cannot be written ({_reason(error)})") from error
+        where = f"{key}={str(directory)!r}"
+        if error.filename is None:  # a failed write to an open file (a full disk) names no file
+            raise StorageError(f"{where}: cannot be written ({_reason(error)})") from error
+        path = Path(os.fsdecode(error.filename)).absolute()
+        if directory not in path.parents:
+            raise
+        raise StorageError(f"{where}: {path} cannot be written ({_reason(error)})") from error

@@ -195,57 +195,60 @@ def analyze_run(
     output_dir = Path(options.output_dir or run.run_dir).absolute()
     output_key = "run_dir" if options.output_dir is None else "output_dir"
     require_writable(output_dir, output_key, OUTPUT_FILES)
+    with storage_errors(output_dir, output_key):
+        return _analyze_into(run, options, dataset, output_dir, notify)
+
+
+def _analyze_into(
+    run: TrainedRun, options: AnalysisOptions, dataset: BeliefDataset, output_dir: Path, notify: Notify
+) -> dict[str, Any]:
+    """Analyses `run` on `dataset` and writes `analysis.json` and the figures into `output_dir`."""
     curve = _curve(run, options, dataset, notify) if options.all_steps else None
     geometry = _analyze(run, options, dataset, run.model)
     rate = _entropy_rate_or_none(run)
     trained_len = run.experiment.training.sequence_len
     best_loss = float(geometry.myopic_entropies.mean()) if geometry.dataset.max_context_len == trained_len else None
+    figures = [
+        plot_belief_geometry(
+            geometry.dataset.beliefs,
+            {**geometry.predictions, **{label: pair[0] for label, pair in geometry.control_predictions.items()}},
+            output_dir / FIGURES["belief_geometry"],
+            scores={
+                **{name: probe.r2 for name, probe in geometry.probes.items()},
+                **{label: pair[1] for label, pair in geometry.control_predictions.items()},
+            },
+        ),
+        plot_position_losses(geometry.model_losses, geometry.myopic_entropies, output_dir / FIGURES["position_loss"]),
+    ]
+    if curve is not None:
+        figures.append(plot_analysis_curve(curve, output_dir / ANALYSIS_CURVE))
     metrics = [record for record in read_jsonl_metrics(run.run_dir / METRICS_FILE) if "loss" in record]
-    with storage_errors(output_dir, output_key):
-        figures = [
-            plot_belief_geometry(
-                geometry.dataset.beliefs,
-                {**geometry.predictions, **{label: pair[0] for label, pair in geometry.control_predictions.items()}},
-                output_dir / FIGURES["belief_geometry"],
-                scores={
-                    **{name: probe.r2 for name, probe in geometry.probes.items()},
-                    **{label: pair[1] for label, pair in geometry.control_predictions.items()},
-                },
-            ),
-            plot_position_losses(
-                geometry.model_losses, geometry.myopic_entropies, output_dir / FIGURES["position_loss"]
-            ),
-        ]
-        if curve is not None:
-            figures.append(plot_analysis_curve(curve, output_dir / ANALYSIS_CURVE))
-        if metrics:
-            steps, losses = [record["step"] for record in metrics], [record["loss"] for record in metrics]
-            figures.append(plot_training_curve(steps, losses, output_dir / TRAINING_CURVE, rate, best_loss))
-        report = {
-            "run_dir": str(run.run_dir),
-            "output_dir": str(output_dir),
-            "step": run.step,
-            "process": run.config.training_data_generator.name,
-            "model": run.config.predictive_model.name,
-            "test_fraction": options.test_fraction,
-            "split_seed": options.split_seed,
-            "ridge": "cross-validated" if options.ridge is None else options.ridge,
-            "min_probability": options.min_probability,
-            "contexts": "enumerated"
-            if options.contexts == "enumerate"
-            else f"sampled ({options.num_sequences} sequences)",
-            "weights": options.weights,
-            "last_position_only": options.last_position_only,
-            **geometry.summary(),
-            "entropy_rate": rate,
-            "best_average_loss": best_loss,
-            "final_training_loss": metrics[-1]["loss"] if metrics else None,
-            "figures": [path.name for path in figures],
-        }
-        if curve is not None:
-            report["curve"] = curve
-        path = output_dir / ANALYSIS_FILE
-        path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    if metrics:
+        steps, losses = [record["step"] for record in metrics], [record["loss"] for record in metrics]
+        figures.append(plot_training_curve(steps, losses, output_dir / TRAINING_CURVE, rate, best_loss))
+    report = {
+        "run_dir": str(run.run_dir),
+        "output_dir": str(output_dir),
+        "step": run.step,
+        "process": run.config.training_data_generator.name,
+        "model": run.config.predictive_model.name,
+        "test_fraction": options.test_fraction,
+        "split_seed": options.split_seed,
+        "ridge": "cross-validated" if options.ridge is None else options.ridge,
+        "min_probability": options.min_probability,
+        "contexts": "enumerated" if options.contexts == "enumerate" else f"sampled ({options.num_sequences} sequences)",
+        "weights": options.weights,
+        "last_position_only": options.last_position_only,
+        **geometry.summary(),
+        "entropy_rate": rate,
+        "best_average_loss": best_loss,
+        "final_training_loss": metrics[-1]["loss"] if metrics else None,
+        "figures": [path.name for path in figures],
+    }
+    if curve is not None:
+        report["curve"] = curve
+    path = output_dir / ANALYSIS_FILE
+    path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     log_analysis_artifacts(run.run_dir, [path, *figures])  # into the run's MLflow run, when it has one
     return report
 

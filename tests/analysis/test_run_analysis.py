@@ -44,7 +44,13 @@ def test_analysis_of_a_run_writes_its_report_and_figures(trained_run):
     assert report["regression"]["concatenated"]["ridge"] in RIDGE_PENALTIES
     assert 1 <= report["effective_test_contexts"] <= report["num_test_contexts"]
     assert report["effective_test_contexts"] < report["effective_train_contexts"]
-    assert set(report["controls"]) == {"untrained", "shuffled_targets", "markov", "best_markov_order"}
+    assert set(report["controls"]) == {
+        "untrained",
+        "shuffled_targets",
+        "markov",
+        "best_markov_order",
+        "best_markov_exact",
+    }
     assert report["weights"] == "probability" and report["last_position_only"] is False
     assert set(report["position_loss"]) == {"model", "myopic_entropy", "max_abs_difference"}
     assert len(report["position_loss"]["model"]) == 4

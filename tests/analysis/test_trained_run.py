@@ -1,4 +1,7 @@
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import equinox as eqx
@@ -162,3 +165,20 @@ def test_an_output_file_that_is_a_directory_is_refused_before_the_analysis(tmp_p
     out = tmp_path / "out"
     assert str(error.value) == f"output_dir={str(out)!r}: {out / 'analysis.json'} cannot be written (it is not a file)"
     assert [path.name for path in (tmp_path / "out").iterdir()] == ["analysis.json"]
+
+
+def test_a_disk_that_fills_during_the_writes_is_a_storage_error_naming_the_file(tmp_path):
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a full disk is simulated with a small tmpfs, which needs root")
+    run_dir = write_run(tmp_path / "run", training_config(), steps=[6])
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(disk)], check=False).returncode:
+        pytest.skip("mounting a tmpfs is not permitted here")
+    try:
+        with pytest.raises(StorageError) as error:
+            analyze_run(run_dir, AnalysisOptions(max_context_len=3, output_dir=disk))
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+    assert error.value.exit_code == 5
+    assert str(error.value) == f"output_dir={str(disk)!r}: cannot be written (No space left on device)"
