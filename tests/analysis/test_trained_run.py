@@ -167,7 +167,7 @@ def test_an_output_file_that_is_a_directory_is_refused_before_the_analysis(tmp_p
     assert [path.name for path in (tmp_path / "out").iterdir()] == ["analysis.json"]
 
 
-def test_a_disk_that_fills_during_the_writes_is_a_storage_error_naming_the_file(tmp_path):
+def test_a_disk_that_fills_during_the_writes_is_one_storage_error(tmp_path):
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("a full disk is simulated with a small tmpfs, which needs root")
     run_dir = write_run(tmp_path / "run", training_config(), steps=[6])
