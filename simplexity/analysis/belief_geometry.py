@@ -16,7 +16,14 @@ import numpy as np
 from jaxtyping import Array, Int
 
 from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset
-from simplexity.analysis.controls import best_markov_order, markov_baselines, shuffled_target_probe
+from simplexity.analysis.controls import (
+    belief_scale,
+    best_markov_order,
+    is_exact,
+    markov_baselines,
+    rmse_ratio,
+    shuffled_target_probe,
+)
 from simplexity.analysis.pca import PCA, fit_pca
 from simplexity.analysis.regression import (
     ProbeResult,
@@ -135,16 +142,27 @@ class BeliefGeometry:
     myopic_entropies: np.ndarray
 
     @property
+    def belief_scale(self) -> float:
+        """The held-out beliefs' weighted root mean square, the scale an exact control's RMSE is measured on."""
+        return belief_scale(self.dataset.beliefs[self.test], self.weights[self.test])
+
+    @property
     def best_markov_order(self) -> int:
-        """The order whose Markov baseline has the lowest held-out RMSE."""
-        return best_markov_order(self.markov_probes)
+        """The lowest order whose Markov baseline is exact, else the one of lowest held-out RMSE."""
+        return best_markov_order(self.markov_probes, self.belief_scale)
+
+    @property
+    def best_markov_exact(self) -> bool:
+        """Whether the best Markov baseline predicts every held-out belief exactly (to float64 rounding)."""
+        return is_exact(self.markov_probes[self.best_markov_order].rmse, self.belief_scale)
 
     def summary(self, num_pca_components: int = 10) -> dict[str, Any]:
         """Returns the numbers of the analysis as plain JSON-ready values (NaN becomes None).
 
         Each probe reports its held-out R^2 and RMSE, its RMSE relative to the untrained model's probe of the same
         activation (`rmse_over_untrained`) and to the best Markov baseline's (`rmse_over_best_markov`), and both
-        scores at each position.
+        scores at each position. A ratio to a control that is exact (`controls.is_exact`: its RMSE is 0 to float64
+        rounding) is undefined, None, and the control says `"exact": true` (`best_markov_exact` for the baseline).
         """
 
         def number(value: float) -> float | None:
@@ -156,6 +174,11 @@ class BeliefGeometry:
         def probe_scores(probe: ProbeResult) -> dict[str, float | None]:
             return {**scores(probe), "ridge": probe.ridge}  # a fitted probe's penalty; the baselines have none
 
+        scale = self.belief_scale
+
+        def control_scores(probe: ProbeResult) -> dict[str, Any]:
+            return {**scores(probe), "exact": is_exact(probe.rmse, scale)}
+
         best_markov = self.markov_probes[self.best_markov_order].rmse
         regression = {}
         for name, probe in self.probes.items():
@@ -164,8 +187,8 @@ class BeliefGeometry:
             regression[name] = {
                 **probe_scores(probe),
                 "train_r2": number(probe.train_r2),
-                "rmse_over_untrained": None if untrained is None else number(probe.rmse / untrained),
-                "rmse_over_best_markov": number(probe.rmse / best_markov),
+                "rmse_over_untrained": None if untrained is None else number(rmse_ratio(probe.rmse, untrained, scale)),
+                "rmse_over_best_markov": number(rmse_ratio(probe.rmse, best_markov, scale)),
                 "per_position": {
                     "r2": [number(value) for value in r2_by_position],
                     "rmse": [number(value) for value in rmse_by_position],
@@ -183,10 +206,14 @@ class BeliefGeometry:
             "controls": {
                 "untrained": None
                 if self.untrained_probes is None
-                else {name: probe_scores(probe) for name, probe in self.untrained_probes.items()},
+                else {
+                    name: {**control_scores(probe), "ridge": probe.ridge}
+                    for name, probe in self.untrained_probes.items()
+                },
                 "shuffled_targets": {name: probe_scores(probe) for name, probe in self.shuffled_probes.items()},
-                "markov": {f"order_{order}": scores(probe) for order, probe in self.markov_probes.items()},
+                "markov": {f"order_{order}": control_scores(probe) for order, probe in self.markov_probes.items()},
                 "best_markov_order": self.best_markov_order,
+                "best_markov_exact": self.best_markov_exact,
             },
             "pca_explained_variance_ratio": {
                 name: [float(value) for value in pca.explained_variance_ratio[:num_pca_components]]
@@ -274,10 +301,12 @@ def analyze_contexts(
     probes = {name: probe(values) for name, values in features.items()}
     predictions = {name: probes[name].affine_map(values) for name, values in features.items()}
     markov_probes = markov_baselines(dataset, context_weights, train, test)
-    best_order = best_markov_order(markov_probes)
+    scale = belief_scale(dataset.beliefs[test], context_weights[test])
+    best_order = best_markov_order(markov_probes, scale)
     best = markov_probes[best_order]
+    exact = " (exact)" if is_exact(best.rmse, scale) else ""
     control_predictions = {
-        f"order-{best_order} Markov baseline": (
+        f"order-{best_order} Markov baseline{exact}": (
             best.affine_map.weights,  # the baseline's prediction for every context
             best.r2,
         )
@@ -287,7 +316,8 @@ def analyze_contexts(
         untrained_features = probe_features(model_outputs(untrained, dataset, batch_size))
         untrained_probes = {name: probe(values) for name, values in untrained_features.items()}
         concatenated = untrained_probes[CONCATENATED]
-        control_predictions["untrained model, concatenated"] = (
+        exact = " (exact)" if is_exact(concatenated.rmse, scale) else ""
+        control_predictions[f"untrained model, concatenated{exact}"] = (
             concatenated.affine_map(untrained_features[CONCATENATED]),
             concatenated.r2,
         )

@@ -7,6 +7,10 @@
 - Shuffled targets: the probe fitted to beliefs permuted among the training contexts and scored on the true
   held-out beliefs, which a probe can only match by chance.
 - The untrained model (the same architecture at its initialisation) is probed by `analyze_contexts` itself.
+
+A control can be exact: a process of Markov order at most `k` (the golden mean, a coin) has beliefs that its
+order-k baseline predicts without error, and a process of one state has one belief, which every probe predicts.
+A probe's RMSE relative to an exact control is then undefined (`rmse_ratio`): the control is the result.
 """
 
 import numpy as np
@@ -15,6 +19,35 @@ from simplexity.analysis.belief_dataset import BeliefDataset
 from simplexity.analysis.regression import AffineMap, ProbeResult, fit_probe, weighted_r2, weighted_rmse
 
 MARKOV_ORDERS = (1, 2, 3)
+# A held-out RMSE at most this share of the held-out beliefs' own scale (`belief_scale`) counts as 0: the control
+# predicts every held-out belief exactly, up to float64 rounding (about 1e-16 of that scale).
+EXACT_RMSE = 1e-9
+
+
+def belief_scale(targets: np.ndarray, weights: np.ndarray) -> float:
+    """Returns the weighted root mean square of the targets' coordinates: the RMSE of predicting 0 everywhere.
+
+    Beliefs are probability vectors, so for `s` states this lies between `1 / s` and 1.
+
+    Arguments:
+        targets: shape `(n, outputs)`.
+        weights: shape `(n,)`.
+    """
+    return weighted_rmse(targets, np.zeros_like(targets), weights)
+
+
+def is_exact(rmse: float, scale: float) -> bool:
+    """Returns whether a held-out RMSE is 0 up to float64 rounding: at most `EXACT_RMSE` times the targets' `scale`."""
+    return bool(rmse <= EXACT_RMSE * scale)
+
+
+def rmse_ratio(rmse: float, control_rmse: float, scale: float) -> float:
+    """Returns `rmse / control_rmse`, or NaN (undefined) when the control is exact (`is_exact`).
+
+    Against an exact control every probe's error, rounding noise included, would be "infinitely" worse: the
+    number would say nothing about the probe.
+    """
+    return float("nan") if is_exact(control_rmse, scale) else float(rmse / control_rmse)
 
 
 def last_token_categories(dataset: BeliefDataset, order: int) -> np.ndarray:
@@ -95,9 +128,13 @@ def markov_baselines(
     return {order: markov_baseline(dataset, order, weights, train, test) for order in orders}
 
 
-def best_markov_order(baselines: dict[int, ProbeResult]) -> int:
-    """Returns the order whose Markov baseline has the lowest held-out RMSE."""
-    return min(baselines, key=lambda order: baselines[order].rmse)
+def best_markov_order(baselines: dict[int, ProbeResult], scale: float) -> int:
+    """Returns the lowest order whose Markov baseline is exact (`is_exact`), else the one of least held-out RMSE.
+
+    Among exact baselines the RMSE is rounding noise, so the shortest memory that suffices is the one named.
+    """
+    exact = [order for order in sorted(baselines) if is_exact(baselines[order].rmse, scale)]
+    return exact[0] if exact else min(baselines, key=lambda order: baselines[order].rmse)
 
 
 def shuffled_target_probe(

@@ -11,7 +11,7 @@ import numpy as np
 
 from simplexity.analysis.belief_dataset import BeliefDataset, TooManyContextsError, belief_dataset
 from simplexity.analysis.belief_geometry import model_outputs, probe_features, probe_split
-from simplexity.analysis.controls import best_markov_order, markov_baselines
+from simplexity.analysis.controls import belief_scale, best_markov_order, is_exact, markov_baselines
 from simplexity.analysis.regression import fit_probe
 from simplexity.config.errors import ConfigError
 from simplexity.config.schema import AnalysisSettings
@@ -24,7 +24,8 @@ class TrainingProbes:
     """Probes a model's activations for the exact beliefs; a `PeriodicEvaluation` for the trainer.
 
     Logs, for each activation (and `concatenated`), `analysis/<activation>/r2`, `.../rmse`,
-    `.../rmse_over_untrained` and `.../rmse_over_best_markov`.
+    `.../rmse_over_untrained` and `.../rmse_over_best_markov`. A ratio to a control that is exact (its RMSE 0 to
+    float64 rounding, `controls.is_exact`) is undefined and not logged, as `analyze_run` reports it as null.
 
     Arguments:
         every: steps between evaluations.
@@ -34,6 +35,7 @@ class TrainingProbes:
         test: the held-out contexts they are scored on.
         untrained_rmse: activation name to the untrained model's held-out probe RMSE.
         best_markov_rmse: the best order-k Markov baseline's held-out RMSE.
+        scale: the held-out beliefs' scale (`controls.belief_scale`), on which a control's RMSE counts as exact.
         ridge: the probes' relative ridge penalty, or None to choose it by cross-validation (`fit_probe`).
         seed: seed of the cross-validation folds.
         batch_size: contexts per forward pass.
@@ -46,6 +48,7 @@ class TrainingProbes:
     test: np.ndarray
     untrained_rmse: dict[str, float]
     best_markov_rmse: float
+    scale: float
     ridge: float | None = None
     seed: int = 0
     batch_size: int = 4096
@@ -62,11 +65,14 @@ class TrainingProbes:
     def __call__(self, model: PredictiveModel) -> dict[str, float]:
         """Returns the `analysis/...` metrics of `model`."""
         record: dict[str, float] = {}
+        markov_exact = is_exact(self.best_markov_rmse, self.scale)
         for name, (r2, rmse) in self.probe_rmse(model).items():
             record[f"analysis/{name}/r2"] = float(r2)
             record[f"analysis/{name}/rmse"] = float(rmse)
-            record[f"analysis/{name}/rmse_over_untrained"] = float(rmse / self.untrained_rmse[name])
-            record[f"analysis/{name}/rmse_over_best_markov"] = float(rmse / self.best_markov_rmse)
+            if not is_exact(self.untrained_rmse[name], self.scale):
+                record[f"analysis/{name}/rmse_over_untrained"] = float(rmse / self.untrained_rmse[name])
+            if not markov_exact:
+                record[f"analysis/{name}/rmse_over_best_markov"] = float(rmse / self.best_markov_rmse)
         return record
 
 
@@ -96,6 +102,7 @@ def training_probes(
         dataset, settings.weights, settings.last_position_only, settings.test_fraction, settings.split_seed
     )
     baselines = markov_baselines(dataset, weights, train, test)
+    scale = belief_scale(dataset.beliefs[test], weights[test])
     probes = TrainingProbes(
         every=settings.every,
         dataset=dataset,
@@ -103,7 +110,8 @@ def training_probes(
         train=train,
         test=test,
         untrained_rmse={},
-        best_markov_rmse=baselines[best_markov_order(baselines)].rmse,
+        best_markov_rmse=baselines[best_markov_order(baselines, scale)].rmse,
+        scale=scale,
         ridge=settings.ridge,
         seed=settings.split_seed,
     )

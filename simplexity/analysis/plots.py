@@ -262,8 +262,11 @@ def analysis_curve_figure(curve: Sequence[Mapping[str, Any]], title: str | None 
         rmse = [point["regression"][name]["rmse"] for point in curve]
         r2_axes.plot(tokens, [np.nan if value is None else value for value in r2], marker=".", label=name)
         rmse_axes.plot(tokens, [np.nan if value is None else value for value in rmse], marker=".", label=name)
-    markov = [np.nan if point["best_markov_rmse"] is None else point["best_markov_rmse"] for point in curve]
-    rmse_axes.plot(tokens, markov, color="black", linestyle="--", label="best Markov baseline")
+    # An exact baseline's RMSE is rounding noise (0 to float64 rounding): it is named, not drawn.
+    exact = any(point.get("best_markov_exact") for point in curve)
+    markov = [np.nan if exact or point["best_markov_rmse"] is None else point["best_markov_rmse"] for point in curve]
+    label = "best Markov baseline (exact: RMSE 0, not drawn)" if exact else "best Markov baseline"
+    rmse_axes.plot(tokens, markov, color="black", linestyle="--", label=label)
     loss_axes.plot(tokens, [point["excess_loss"] for point in curve], marker=".", color="tab:red", label="model")
     loss_axes.axhline(0.0, color="black", linewidth=0.8, label="optimal predictor")
     panels = (
@@ -289,7 +292,7 @@ def plot_analysis_curve(curve: Sequence[Mapping[str, Any]], path: str | Path, ti
 
     Arguments:
         curve: one point per checkpoint, as `analyze_run` writes it under `curve` (`tokens_seen`, `excess_loss`,
-            `best_markov_rmse`, and `regression[name]["r2" | "rmse"]`).
+            `best_markov_rmse`, `best_markov_exact`, and `regression[name]["r2" | "rmse"]`).
         path: where to write the PNG.
         title: the figure's title.
 

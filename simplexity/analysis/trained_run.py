@@ -17,25 +17,35 @@ import numpy as np
 from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset, sampled_belief_dataset
 from simplexity.analysis.belief_geometry import CONCATENATED, BeliefGeometry, analyze_contexts
 from simplexity.analysis.options import AnalysisOptions
+from simplexity.analysis.output_dir import require_writable, storage_errors
 from simplexity.analysis.plots import (
     plot_analysis_curve,
     plot_belief_geometry,
     plot_position_losses,
     plot_training_curve,
 )
+from simplexity.analysis.restored_models import (
+    Notify,
+    notify_on_stderr,
+    restore_checkpoint,
+    restore_latest,
+    restore_step,
+)
 from simplexity.config import ConfigError, ExperimentConfig
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.generative_processes import entropy_rate
 from simplexity.logging import log_analysis_artifacts, read_jsonl_metrics
 from simplexity.persistence import Checkpointer, choose_checkpoint
+from simplexity.persistence.checkpointer import DamagedCheckpointError
 from simplexity.predictive_models import ActivationsUnavailableError, PredictiveModel
-from simplexity.run_record import METRICS_FILE, read_run_config, restore_model
+from simplexity.run_record import METRICS_FILE, read_run_config
 from simplexity.training import optimal_loss_per_position
 
 ANALYSIS_FILE = "analysis.json"
 FIGURES = {"belief_geometry": "belief_geometry.png", "position_loss": "position_loss.png"}
 TRAINING_CURVE = "training_curve.png"
 ANALYSIS_CURVE = "analysis_curve.png"
+OUTPUT_FILES = (ANALYSIS_FILE, *FIGURES.values(), TRAINING_CURVE, ANALYSIS_CURVE)
 
 
 @dataclass(frozen=True)
@@ -49,13 +59,17 @@ class TrainedRun:
     step: int
 
 
-def load_trained_run(run_dir: str | Path, step: int | None = None) -> TrainedRun:
+def load_trained_run(run_dir: str | Path, step: int | None = None, notify: Notify = notify_on_stderr) -> TrainedRun:
     """Returns the run in `run_dir` with its model restored from the checkpoint of `step` (None: the latest).
 
     The run is built from the config of its latest start (`config.N.yaml` of a resumed run, else `config.yaml`).
+    For the latest, a damaged checkpoint is passed over for the newest one that restores, said in one line
+    through `notify` (`restored_models.restore_latest`).
 
     Raises:
         ConfigError: when `run_dir` is not a run directory, holds no checkpoint, or has no checkpoint of `step`.
+        UnfitCheckpointError: when the checkpoint does not fit the model of the run's config.
+        DamagedCheckpointRequestedError: when the checkpoint of `step` is damaged (or, for the latest, every one).
     """
     run_dir = Path(run_dir).absolute()
     if not run_dir.is_dir():
@@ -79,14 +93,23 @@ def load_trained_run(run_dir: str | Path, step: int | None = None) -> TrainedRun
     chosen = choose_checkpoint(
         checkpoint_dir, "latest" if step is None else step, "step", empty=("run_dir", str(run_dir))
     )
-    model = restore_model(experiment, checkpoint_dir, chosen)
+    steps = _steps(checkpoint_dir)
+    if step is None:
+        model, chosen = restore_latest(experiment, checkpoint_dir, steps, notify)
+    else:
+        model = restore_step(experiment, checkpoint_dir, steps, chosen)
     return TrainedRun(run_dir=run_dir, config=typed, experiment=experiment, model=model, step=chosen)
+
+
+def _steps(checkpoint_dir: Path) -> list[int]:
+    with Checkpointer(checkpoint_dir) as checkpointer:
+        return checkpointer.steps()
 
 
 def checkpoint_steps(run: TrainedRun) -> list[int]:
     """Returns the steps of the run's checkpoints, in order."""
     assert run.config.persistence.checkpoint_dir is not None
-    return Checkpointer(run.run_dir / run.config.persistence.checkpoint_dir).steps()
+    return _steps(run.run_dir / run.config.persistence.checkpoint_dir)
 
 
 def _entropy_rate_or_none(run: TrainedRun) -> float | None:
@@ -171,8 +194,13 @@ def _figure_title(run: TrainedRun, with_step: bool = True) -> str:
     return " · ".join(parts)
 
 
-def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> dict[str, Any]:
+def analyze_run(
+    run_dir: str | Path, options: AnalysisOptions | None = None, notify: Notify = notify_on_stderr
+) -> dict[str, Any]:
     """Analyses the run in `run_dir` and writes `analysis.json` and figures into `options.output_dir` (or `run_dir`).
+
+    Every check (the run directory, the checkpoint, the options, the output directory) comes before the analysis
+    runs. A damaged checkpoint passed over (`step=latest`, `step=all`) is said in one line through `notify`.
 
     Returns:
         What `analysis.json` holds: the step, probe R^2 and RMSE per activation and concatenated, PCA explained
@@ -181,14 +209,26 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
     Raises:
         ConfigError: for a directory that cannot be analysed (see `load_trained_run`), a model without
             activations, or a context length that does not fit.
+        DamagedCheckpointRequestedError: the checkpoint of `options.step` is damaged, or every checkpoint is.
+        UnfitCheckpointError: the checkpoint does not fit the model of the run's config.
+        StorageError: the output directory cannot be created or written.
     """
     options = options or AnalysisOptions()
-    run = load_trained_run(run_dir, options.step)
+    run = load_trained_run(run_dir, options.step, notify)
     dataset = _dataset(run, options)
-    curve = _curve(run, options, dataset) if options.all_steps else None
-    geometry = _analyze(run, options, dataset, run.model)
     output_dir = Path(options.output_dir or run.run_dir).absolute()
-    output_dir.mkdir(parents=True, exist_ok=True)
+    output_key = "run_dir" if options.output_dir is None else "output_dir"
+    require_writable(output_dir, output_key, OUTPUT_FILES)
+    with storage_errors(output_dir, output_key):
+        return _analyze_into(run, options, dataset, output_dir, notify)
+
+
+def _analyze_into(
+    run: TrainedRun, options: AnalysisOptions, dataset: BeliefDataset, output_dir: Path, notify: Notify
+) -> dict[str, Any]:
+    """Analyses `run` on `dataset` and writes `analysis.json` and the figures into `output_dir`."""
+    curve = _curve(run, options, dataset, notify) if options.all_steps else None
+    geometry = _analyze(run, options, dataset, run.model)
     rate = _entropy_rate_or_none(run)
     best_loss = _best_average_loss(run, geometry)
     title = _figure_title(run)
@@ -254,18 +294,23 @@ def analyze_run(run_dir: str | Path, options: AnalysisOptions | None = None) -> 
     return report
 
 
-def _curve(run: TrainedRun, options: AnalysisOptions, dataset: BeliefDataset) -> list[dict[str, Any]]:
+def _curve(run: TrainedRun, options: AnalysisOptions, dataset: BeliefDataset, notify: Notify) -> list[dict[str, Any]]:
     """Returns one point per checkpoint: tokens seen, the probes' scores and ratios, and the exact excess loss.
 
     The excess loss is the model's expected loss over the analysed contexts minus the myopic entropy, averaged
-    over positions: its gap to the optimum, free of sampling noise.
+    over positions: its gap to the optimum, free of sampling noise. A damaged checkpoint is skipped, said in one
+    line through `notify`; those newer than `run.step` were said when the run was loaded.
     """
     assert run.config.persistence.checkpoint_dir is not None
     checkpoint_dir = run.run_dir / run.config.persistence.checkpoint_dir
     tokens_per_step = run.config.training.batch_size * run.config.training.sequence_len
     points = []
-    for step in checkpoint_steps(run):
-        model = run.model if step == run.step else restore_model(run.experiment, checkpoint_dir, step)
+    for step in [step for step in checkpoint_steps(run) if step <= run.step]:
+        try:
+            model = run.model if step == run.step else restore_checkpoint(run.experiment, checkpoint_dir, step)
+        except DamagedCheckpointError as error:
+            notify(f"warning: {error}; left in place; skipped")
+            continue
         summary = _analyze(run, options, dataset, model).summary()
         losses = summary["position_loss"]
         points.append(
@@ -280,6 +325,7 @@ def _curve(run: TrainedRun, options: AnalysisOptions, dataset: BeliefDataset) ->
                 "best_markov_rmse": summary["controls"]["markov"][f"order_{summary['controls']['best_markov_order']}"][
                     "rmse"
                 ],
+                "best_markov_exact": summary["controls"]["best_markov_exact"],
             }
         )
     return points
@@ -297,7 +343,9 @@ def sweep_run_dirs(directory: str | Path) -> list[Path]:
     )
 
 
-def analyze_sweep(sweep_dir: str | Path, options: AnalysisOptions | None = None) -> list[dict[str, Any]]:
+def analyze_sweep(
+    sweep_dir: str | Path, options: AnalysisOptions | None = None, notify: Notify = notify_on_stderr
+) -> list[dict[str, Any]]:
     """Analyses every run of a sweep directory (each into its own directory) and writes one table of them.
 
     The table, `analysis_table.json` in the sweep directory, has one row per run: its directory, step, model,
@@ -305,14 +353,19 @@ def analyze_sweep(sweep_dir: str | Path, options: AnalysisOptions | None = None)
 
     Raises:
         ConfigError: when `sweep_dir` holds no run directory, or a run cannot be analysed.
+        StorageError: when the sweep directory or a run directory cannot be written (checked before any analysis).
     """
     options = options or AnalysisOptions()
     runs = sweep_run_dirs(sweep_dir)
     if not runs:
         raise ConfigError.invalid("run_dir", str(sweep_dir), "holds neither config.yaml nor run directories that do")
+    sweep_dir = Path(sweep_dir).absolute()
+    require_writable(sweep_dir, "run_dir", [SWEEP_TABLE])
+    for run_dir in runs:
+        require_writable(run_dir.absolute(), "run_dir", OUTPUT_FILES)
     rows = []
     for run_dir in runs:
-        report = analyze_run(run_dir, replace(options, output_dir=None))
+        report = analyze_run(run_dir, replace(options, output_dir=None), notify)
         rows.append(
             {
                 "run_dir": report["run_dir"],
@@ -325,8 +378,9 @@ def analyze_sweep(sweep_dir: str | Path, options: AnalysisOptions | None = None)
                 },
             }
         )
-    path = Path(sweep_dir) / SWEEP_TABLE
-    path.write_text(json.dumps(rows, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    path = sweep_dir / SWEEP_TABLE
+    with storage_errors(sweep_dir, "run_dir"):
+        path.write_text(json.dumps(rows, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return rows
 
 
@@ -337,14 +391,19 @@ def format_sweep_table(rows: list[dict[str, Any]]) -> str:
         scores = row["regression"][CONCATENATED]
         lines.append(
             f"{Path(row['run_dir']).name}  {row['step']}  {row['model']}  {_formatted(scores['r2'])}  "
-            f"{_formatted(scores['rmse'])}  {_formatted(scores['rmse_over_untrained'])}  "
-            f"{_formatted(scores['rmse_over_best_markov'])}"
+            f"{_formatted(scores['rmse'])}  {_ratio(scores['rmse_over_untrained'])}  "
+            f"{_ratio(scores['rmse_over_best_markov'])}"
         )
     return "\n".join(lines)
 
 
 def _formatted(value: float | None) -> str:
     return "nan" if value is None else f"{value:.4f}"
+
+
+def _ratio(value: float | None) -> str:
+    """An RMSE ratio; None is a ratio to an exact control, which is undefined."""
+    return "undefined" if value is None else f"{value:.4f}"
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -355,23 +414,33 @@ def format_report(report: dict[str, Any]) -> str:
         f"  probes fitted on {num_train} contexts (worth {report['effective_train_contexts']:.0f} equally weighted), "
         f"scored on {report['num_test_contexts']} (worth {report['effective_test_contexts']:.0f})"
     )
+    controls = report["controls"]
     for name, scores in report["regression"].items():
         r2 = "nan" if scores["r2"] is None else f"{scores['r2']:.4f}"
         rmse = "nan" if scores["rmse"] is None else f"{scores['rmse']:.4f}"
+        untrained_exact = controls["untrained"] is not None and controls["untrained"][name]["exact"]
         ratios = [
-            f"{label} {scores[key]:.3f}"
-            for key, label in (("rmse_over_untrained", "x untrained"), ("rmse_over_best_markov", "x best Markov"))
-            if scores.get(key) is not None
+            f"{label} {'undefined' if exact else format(scores[key], '.3f')}"
+            for key, label, exact in (
+                ("rmse_over_untrained", "x untrained", untrained_exact),
+                ("rmse_over_best_markov", "x best Markov", controls["best_markov_exact"]),
+            )
+            if exact or scores.get(key) is not None
         ]
         relative = f" (RMSE {', '.join(ratios)})" if ratios else ""
         lines.append(f"  belief probe from {name}: held-out R^2={r2} RMSE={rmse}{relative}")
-    controls = report["controls"]
     best = controls["markov"][f"order_{controls['best_markov_order']}"]
+    exact = ", exact: it predicts every held-out belief, so ratios to it are undefined" if best["exact"] else ""
     lines.append(
         f"  controls: best Markov baseline (order {controls['best_markov_order']}) R^2={_formatted(best['r2'])} "
-        f"RMSE={_formatted(best['rmse'])}; shuffled targets R^2="
+        f"RMSE={_formatted(best['rmse'])}{exact}; shuffled targets R^2="
         f"{_formatted(controls['shuffled_targets'][CONCATENATED]['r2'])} (concatenated)"
     )
+    if exact_untrained := [name for name, scores in (controls["untrained"] or {}).items() if scores["exact"]]:
+        lines.append(
+            f"  controls: the untrained model's probes of {', '.join(exact_untrained)} are exact: ratios to them "
+            "are undefined"
+        )
     gap = report["position_loss"]["max_abs_difference"]
     lines.append(f"  max |loss - myopic entropy| over positions: {gap:.4f} nats")
     if report["entropy_rate"] is not None:

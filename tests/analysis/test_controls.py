@@ -1,11 +1,13 @@
 """The controls of the belief-geometry analysis, against computations written here."""
 
+import json
+
 import numpy as np
 import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from simplexity.analysis import CONCATENATED, analyze_model, belief_dataset
+from simplexity.analysis import CONCATENATED, analyze_model, belief_dataset, format_report
 from simplexity.analysis.controls import markov_baseline, markov_predictions, shuffled_target_probe
 from simplexity.analysis.pca import fit_pca
 from simplexity.analysis.regression import fit_probe, scores_per_group, train_test_split
@@ -142,3 +144,81 @@ def test_the_mixture_is_analysable():
     assert summary["num_contexts"] > 0
     assert summary["regression"][CONCATENATED]["rmse"] is not None
     assert summary["controls"]["markov"]["order_3"]["rmse"] is not None
+
+
+def beliefs_fixed_by_last_tokens(dataset, order: int) -> bool:
+    """Whether all contexts ending in the same `order` tokens (or the same whole word) have one belief, to 1e-12."""
+    groups: dict[tuple, list[np.ndarray]] = {}
+    for row in range(len(dataset)):
+        length = dataset.lengths[row]
+        key = (min(length, order), tuple(dataset.tokens[row][max(0, length - order) : length]))
+        groups.setdefault(key, []).append(dataset.beliefs[row])
+    return all(np.ptp(np.stack(beliefs), axis=0).max() < 1e-12 for beliefs in groups.values())
+
+
+@pytest.fixture(scope="module")
+def golden_mean_geometry():
+    golden = build_hidden_markov_model("no_consecutive_ones", p=0.5)
+    model = build_gru_rnn(vocab_size=2, embedding_size=4, num_layers=1, hidden_size=8, seed=0)
+    untrained = build_gru_rnn(vocab_size=2, embedding_size=4, num_layers=1, hidden_size=8, seed=1)
+    return analyze_model(model, golden, 5, untrained=untrained, batch_size=64)
+
+
+def test_ratios_to_an_exact_markov_baseline_are_undefined(golden_mean_geometry):
+    geometry = golden_mean_geometry
+    # The golden mean has Markov order 1: a context's last token fixes its belief, so the order-1 baseline (each
+    # last token's mean belief) predicts every held-out belief, and so do the longer ones.
+    assert beliefs_fixed_by_last_tokens(geometry.dataset, 1)
+    summary = geometry.summary()
+    json.dumps(summary, allow_nan=False)
+    controls = summary["controls"]
+    assert controls["best_markov_order"] == 1  # the shortest memory that is exact
+    assert controls["best_markov_exact"] is True
+    assert [controls["markov"][f"order_{k}"]["exact"] for k in (1, 2, 3)] == [True, True, True]
+    assert controls["markov"]["order_1"]["rmse"] < 1e-12
+    untrained = controls["untrained"]
+    for name, scores in summary["regression"].items():
+        assert scores["rmse_over_best_markov"] is None
+        if untrained[name]["exact"]:
+            assert scores["rmse_over_untrained"] is None
+        else:
+            assert scores["rmse_over_untrained"] == pytest.approx(scores["rmse"] / untrained[name]["rmse"])
+    # The embedding sees the last token, so its probe (and the concatenation's) is exact; the recurrent layer's
+    # untrained probe is not, and its ratio stays a number.
+    assert untrained["embedding"]["exact"] and not untrained["layer_0"]["exact"]
+    assert "order-1 Markov baseline (exact)" in geometry.control_predictions
+
+
+def test_a_baseline_exact_but_for_float64_rounding_is_exact():
+    process = build_hidden_markov_model("zero_one_random", p=0.5)
+    model = build_gru_rnn(vocab_size=2, embedding_size=4, num_layers=1, hidden_size=8, seed=0)
+    geometry = analyze_model(model, process, 4, untrained=model, batch_size=64)
+    assert geometry.best_markov_order == 2
+    # Each held-out context's belief is the belief of every training context that ends in the same two tokens.
+    for row in geometry.test:
+        expected = suffix_mean(geometry.dataset, geometry.train, row, 2)
+        assert expected is not None
+        np.testing.assert_allclose(expected, geometry.dataset.beliefs[row], atol=1e-12)
+    baseline = geometry.markov_probes[2].rmse
+    assert 0 < baseline < 1e-12  # rounding noise: the beliefs, each the mean of its group, differ in the last bits
+    summary = geometry.summary()
+    assert summary["controls"]["best_markov_exact"] is True
+    assert {scores["rmse_over_best_markov"] for scores in summary["regression"].values()} == {None}
+    assert summary["regression"][CONCATENATED]["rmse"] > 1e-3  # a real error, not a 1e15-fold one
+
+
+def test_a_process_of_one_state_makes_every_control_exact():
+    coin = build_hidden_markov_model("coin", p=0.5)
+    model = build_gru_rnn(vocab_size=2, embedding_size=4, num_layers=1, hidden_size=8, seed=0)
+    untrained = build_gru_rnn(vocab_size=2, embedding_size=4, num_layers=1, hidden_size=8, seed=1)
+    summary = analyze_model(model, coin, 4, untrained=untrained, batch_size=64).summary()
+    controls = summary["controls"]
+    assert controls["best_markov_order"] == 1 and controls["best_markov_exact"] is True
+    assert all(scores["exact"] for scores in controls["untrained"].values())
+    for scores in summary["regression"].values():
+        assert scores["rmse_over_untrained"] is None and scores["rmse_over_best_markov"] is None
+        assert scores["rmse"] < 1e-9  # one belief, [1.0]: the bias predicts it
+    report = format_report({**summary, "step": 0, "entropy_rate": None})
+    assert "x untrained undefined, x best Markov undefined" in report
+    assert "RMSE=0.0000, exact: it predicts every held-out belief, so ratios to it are undefined" in report
+    assert "the untrained model's probes of embedding, layer_0, concatenated are exact" in report

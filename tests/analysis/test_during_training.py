@@ -78,3 +78,20 @@ def test_a_run_with_analysis_every_writes_the_probes_into_its_metrics(tmp_path):
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert [record["step"] for record in records if "analysis/concatenated/rmse" in record] == [2, 4, 6]
+
+
+def test_ratios_to_an_exact_control_are_not_logged_as_the_analysis_leaves_them_undefined():
+    overrides = ["generative_process@training_data_generator=no_consecutive_ones", "analysis.max_context_len=4"]
+    experiment = build(load_config(["training=tiny", "analysis.every=2", *overrides]))
+    probes = training_probes(experiment.config.analysis, experiment.process, experiment.model, 8)
+    assert probes is not None
+    record = probes(experiment.model)
+    summary = analyze_contexts(experiment.model, probes.dataset, untrained=experiment.model).summary()
+    assert summary["controls"]["best_markov_exact"] is True  # the golden mean has Markov order 1
+    for name, scores in summary["regression"].items():
+        assert record[f"analysis/{name}/rmse"] == pytest.approx(scores["rmse"], rel=1e-9)
+        assert f"analysis/{name}/rmse_over_best_markov" not in record
+        # The model is its own untrained control: a ratio of 1 where that control is not exact, none where it is.
+        exact = summary["controls"]["untrained"][name]["exact"]
+        assert record.get(f"analysis/{name}/rmse_over_untrained") == (None if exact else pytest.approx(1.0))
+    assert "analysis/embedding/rmse_over_untrained" not in record  # the last token fixes the belief

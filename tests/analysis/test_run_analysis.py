@@ -1,12 +1,18 @@
 """`run_analysis.py` end to end, in subprocesses, on a tiny training run."""
 
 import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from simplexity.analysis.regression import RIDGE_PENALTIES
-from tests.command_line import run_script
+from simplexity.logging import read_jsonl_metrics
+from tests.command_line import file_digests, run_script
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +44,13 @@ def test_analysis_of_a_run_writes_its_report_and_figures(trained_run):
     assert report["regression"]["concatenated"]["ridge"] in RIDGE_PENALTIES
     assert 1 <= report["effective_test_contexts"] <= report["num_test_contexts"]
     assert report["effective_test_contexts"] < report["effective_train_contexts"]
-    assert set(report["controls"]) == {"untrained", "shuffled_targets", "markov", "best_markov_order"}
+    assert set(report["controls"]) == {
+        "untrained",
+        "shuffled_targets",
+        "markov",
+        "best_markov_order",
+        "best_markov_exact",
+    }
     assert report["weights"] == "probability" and report["last_position_only"] is False
     assert set(report["position_loss"]) == {"model", "myopic_entropy", "max_abs_difference"}
     assert len(report["position_loss"]["model"]) == 4
@@ -138,3 +150,144 @@ def test_a_sweep_directory_is_analysed_run_by_run_into_one_table(trained_run, tm
     assert [Path(row["run_dir"]).name for row in rows] == ["0", "1"]
     assert rows[0]["regression"]["concatenated"] == rows[1]["regression"]["concatenated"]
     assert "run  step  model  R^2  RMSE  x untrained  x best Markov" in result.stdout
+
+
+def one_stderr_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = stderr_lines(result)
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def stderr_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr
+    return result.stderr.strip().splitlines()
+
+
+def test_an_exact_markov_baseline_is_reported_in_training_and_analysis_alike(tmp_path):
+    run_dir = tmp_path / "golden_mean"
+    trained = run_script(
+        "run_experiment.py",
+        "training=tiny",
+        "generative_process@training_data_generator=no_consecutive_ones",
+        "analysis.every=2",
+        "analysis.max_context_len=3",
+        f"hydra.run.dir={run_dir}",
+    )
+    assert trained.returncode == 0, trained.stderr
+    records = read_jsonl_metrics(run_dir / "metrics.jsonl")
+    assert [record["step"] for record in records if "analysis/concatenated/rmse" in record] == [2, 4, 6]
+    assert not [key for record in records for key in record if key.endswith("rmse_over_best_markov")]
+    result = run_script("run_analysis.py", f"run_dir={run_dir}", "step=all", "max_context_len=3")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((run_dir / "analysis.json").read_text())
+    controls = report["controls"]
+    assert controls["best_markov_order"] == 1 and controls["best_markov_exact"] is True
+    assert controls["markov"]["order_1"]["exact"] is True
+    assert {scores["rmse_over_best_markov"] for scores in report["regression"].values()} == {None}
+    assert report["regression"]["concatenated"]["rmse"] == pytest.approx(
+        records[-1]["analysis/concatenated/rmse"], rel=1e-9
+    )
+    curve = report["curve"]
+    assert [point["best_markov_exact"] for point in curve] == [True, True, True]
+    assert {scores["rmse_over_best_markov"] for point in curve for scores in point["regression"].values()} == {None}
+    assert (run_dir / "analysis_curve.png").stat().st_size > 0
+    assert "x best Markov undefined" in result.stdout
+    assert "controls: best Markov baseline (order 1) R^2=1.0000 RMSE=0.0000, exact: it predicts" in result.stdout
+
+
+def test_an_output_dir_that_cannot_be_written_is_one_line_before_the_analysis(trained_run):
+    before = file_digests(trained_run)
+    result = run_script("run_analysis.py", f"run_dir={trained_run}", "output_dir=/proc/1")
+    assert result.returncode == 5
+    assert one_stderr_line(result).startswith("error: output_dir='/proc/1': cannot be written (")
+    assert "analysed step" not in result.stdout
+    assert file_digests(trained_run) == before
+
+
+@contextmanager
+def read_only(directory: Path) -> Iterator[None]:
+    """Makes `directory` read-only: a read-only bind mount for root (whom permissions do not stop), else chmod."""
+    if os.geteuid() != 0:
+        directory.chmod(0o555)
+        try:
+            yield
+        finally:
+            directory.chmod(0o755)
+        return
+    if shutil.which("mount") is None:
+        pytest.skip("a read-only directory for root is a read-only bind mount, which needs mount")
+    mounted = subprocess.run(["mount", "--bind", str(directory), str(directory)], check=False)
+    if mounted.returncode != 0:
+        pytest.skip("bind mounts are not permitted here")
+    try:
+        remounted = subprocess.run(["mount", "-o", "remount,ro,bind", str(directory)], check=False)
+        if remounted.returncode != 0:
+            pytest.skip("read-only remounts are not permitted here")
+        yield
+    finally:
+        subprocess.run(["umount", str(directory)], check=False)
+
+
+def test_a_read_only_run_directory_is_one_line_before_the_analysis(trained_run, tmp_path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_run, run_dir)
+    before = file_digests(run_dir)
+    with read_only(run_dir):
+        result = run_script("run_analysis.py", f"run_dir={run_dir}", "max_context_len=3")
+    assert result.returncode == 5
+    line = one_stderr_line(result)
+    assert line.startswith(f"error: run_dir={str(run_dir)!r}: cannot be written ("), line
+    assert "analysed step" not in result.stdout
+    assert file_digests(run_dir) == before
+
+
+def damaged_copy(run_dir: Path, destination: Path, damage: dict[int, str]) -> Path:
+    """A copy of `run_dir` whose checkpoints are damaged: step to `truncate` (a data file) or `delete_metadata`."""
+    shutil.copytree(run_dir, destination)
+    for step, how in damage.items():
+        checkpoint = destination / "checkpoints" / str(step) / "default"
+        if how == "truncate":
+            largest = max((checkpoint / "ocdbt.process_0" / "d").iterdir(), key=lambda path: path.stat().st_size)
+            os.truncate(largest, 10)
+        else:
+            (checkpoint / "_METADATA").unlink()
+    return destination
+
+
+def test_latest_falls_back_past_a_damaged_checkpoint_in_one_warning_line(trained_run, tmp_path):
+    run_dir = damaged_copy(trained_run, tmp_path / "run", {6: "truncate"})
+    checkpoints = file_digests(run_dir / "checkpoints")
+    result = run_script("run_analysis.py", f"run_dir={run_dir}", "max_context_len=3", f"output_dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    line = one_stderr_line(result)
+    assert line.startswith(f"warning: checkpoint 6 in {run_dir / 'checkpoints'} is damaged ("), line
+    assert line.endswith("; left in place; trying step 4"), line
+    assert json.loads((tmp_path / "analysis.json").read_text())["step"] == 4
+    assert file_digests(run_dir / "checkpoints") == checkpoints  # an analysis moves nothing aside
+
+
+def test_a_damaged_checkpoint_asked_for_by_step_exits_4_naming_the_newest_good_one(trained_run, tmp_path):
+    run_dir = damaged_copy(trained_run, tmp_path / "run", {4: "delete_metadata"})
+    before = file_digests(run_dir)
+    result = run_script("run_analysis.py", f"run_dir={run_dir}", "step=4")
+    assert result.returncode == 4
+    line = one_stderr_line(result)
+    assert line.startswith(f"error: step=4: checkpoint 4 in {run_dir / 'checkpoints'} is damaged ("), line
+    assert line.endswith("; the newest good checkpoint is step 6"), line
+    assert file_digests(run_dir) == before
+
+
+def test_step_all_skips_each_damaged_checkpoint_in_one_warning_line(trained_run, tmp_path):
+    run_dir = damaged_copy(trained_run, tmp_path / "run", {2: "truncate", 6: "delete_metadata"})
+    checkpoints = file_digests(run_dir / "checkpoints")
+    result = run_script(
+        "run_analysis.py", f"run_dir={run_dir}", "step=all", "max_context_len=3", f"output_dir={tmp_path}"
+    )
+    assert result.returncode == 0, result.stderr
+    newest, oldest = stderr_lines(result)
+    directory = run_dir / "checkpoints"
+    assert newest.startswith(f"warning: checkpoint 6 in {directory} is damaged (") and newest.endswith("step 4")
+    assert oldest.startswith(f"warning: checkpoint 2 in {directory} is damaged (") and oldest.endswith("skipped")
+    report = json.loads((tmp_path / "analysis.json").read_text())
+    assert report["step"] == 4 and [point["step"] for point in report["curve"]] == [4]
+    assert file_digests(run_dir / "checkpoints") == checkpoints

@@ -1,4 +1,7 @@
+import os
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import equinox as eqx
@@ -9,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from simplexity.analysis import AnalysisOptions, analysis_options, analyze_run, load_trained_run
 from simplexity.config import CONFIG_DIR, ConfigError, register_configs
+from simplexity.config.errors import StorageError, UnfitCheckpointError
 from simplexity.experiment import build_experiment
 from simplexity.persistence import Checkpointer
 from simplexity.training import initial_train_state
@@ -141,3 +145,40 @@ def test_analysis_options_of_the_default_config():
 def test_bad_analysis_options_are_refused_in_one_line(key, value, expected):
     with pytest.raises(ConfigError, match=re.escape(expected)):
         analysis_options(analyze_config(**{key: value}))
+
+
+def test_a_checkpoint_of_another_model_does_not_fit_with_exit_code_7(tmp_path):
+    write_run(tmp_path, training_config("predictive_model.instance.hidden_size=32"), steps=[6])
+    OmegaConf.save(training_config(), tmp_path / "config.yaml", resolve=True)  # the config of a smaller model
+    with pytest.raises(UnfitCheckpointError) as error:
+        load_trained_run(tmp_path)
+    assert error.value.exit_code == 7
+    assert_one_line(error, "step=6: checkpoint 6 in", "does not fit the model of the run's config (")
+
+
+def test_an_output_file_that_is_a_directory_is_refused_before_the_analysis(tmp_path):
+    run_dir = write_run(tmp_path / "run", training_config(), steps=[6])
+    (tmp_path / "out" / "analysis.json").mkdir(parents=True)
+    with pytest.raises(StorageError) as error:
+        analyze_run(run_dir, AnalysisOptions(max_context_len=3, output_dir=tmp_path / "out"))
+    assert error.value.exit_code == 5
+    out = tmp_path / "out"
+    assert str(error.value) == f"output_dir={str(out)!r}: {out / 'analysis.json'} cannot be written (it is not a file)"
+    assert [path.name for path in (tmp_path / "out").iterdir()] == ["analysis.json"]
+
+
+def test_a_disk_that_fills_during_the_writes_is_one_storage_error(tmp_path):
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("a full disk is simulated with a small tmpfs, which needs root")
+    run_dir = write_run(tmp_path / "run", training_config(), steps=[6])
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(disk)], check=False).returncode:
+        pytest.skip("mounting a tmpfs is not permitted here")
+    try:
+        with pytest.raises(StorageError) as error:
+            analyze_run(run_dir, AnalysisOptions(max_context_len=3, output_dir=disk))
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+    assert error.value.exit_code == 5
+    assert str(error.value) == f"output_dir={str(disk)!r}: cannot be written (No space left on device)"
