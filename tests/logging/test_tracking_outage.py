@@ -34,6 +34,8 @@ class TrackingServer:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        if self._process is not None:
+            return
         command = [
             str(MLFLOW),
             "server",
@@ -127,6 +129,7 @@ def checkpoint_steps(run_dir: Path) -> list[int]:
 
 
 def test_a_server_that_comes_back_gets_every_step_and_the_real_status(server, tmp_path):
+    server.start()  # whatever an earlier test left
     run = start_run(server, tmp_path, "training.num_steps=100")
     read_until(run, " step 20/")
     with paused(run):
@@ -145,6 +148,7 @@ def test_a_server_that_comes_back_gets_every_step_and_the_real_status(server, tm
 
 
 def test_a_server_that_stays_away_is_recorded_and_the_resume_finishes_the_mlflow_run(server, tmp_path):
+    server.start()  # whatever an earlier test left
     run = start_run(server, tmp_path, "training.num_steps=40")
     read_until(run, " step 20/")
     with paused(run):
