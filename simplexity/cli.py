@@ -18,12 +18,11 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 
 from simplexity.config.errors import StorageError, UserError, one_line
 from simplexity.config.validation import GROUP_OF_NODE
+from simplexity.interruption import INTERRUPTED_EXIT_CODE, exit_code_of, stop_on_sigterm
 from simplexity.persistence.orbax_fallout import silence_abandoned_orbax_io
 from simplexity.sweeps.failed_jobs import record_failure
 
 USER_ERROR_EXIT_CODE = UserError.exit_code
-# The shell's convention for a process stopped by SIGINT (128 + 2).
-INTERRUPTED_EXIT_CODE = 130
 # Read before `run_reporting_user_errors` sets the variable for Hydra's sake.
 _USER_WANTS_TRACEBACK = os.environ.get("HYDRA_FULL_ERROR") == "1"
 # Set when Hydra hands the composed config to the task: errors before it are the command line's.
@@ -134,6 +133,7 @@ def run_reporting_user_errors(app: Callable[[], Any]) -> None:
     os.environ["HYDRA_FULL_ERROR"] = "1"
     if not _USER_WANTS_TRACEBACK:
         silence_abandoned_orbax_io()
+    stop_on_sigterm()  # a scheduler's preemption stops the run as Ctrl-C does
     try:
         _report_user_errors(app)
     except SystemExit as stop:
@@ -150,9 +150,13 @@ def run_reporting_user_errors(app: Callable[[], Any]) -> None:
 def _report_user_errors(app: Callable[[], Any]) -> None:
     try:
         app()
-    except KeyboardInterrupt:
-        # Ctrl-C outside the training loop (which reports its own step): nothing to keep but what is written.
-        _exit_with("interrupted", INTERRUPTED_EXIT_CODE)
+    except KeyboardInterrupt as interrupt:
+        stopped = _stopped_run(interrupt)
+        if stopped is not None:  # a second signal while the stopped run was finishing: its line still says all
+            _exit_with(str(stopped), stopped.exit_code)
+        # Ctrl-C or SIGTERM outside the training loop (which reports its own step): what is written is kept.
+        what = "interrupted" if exit_code_of(interrupt) == INTERRUPTED_EXIT_CODE else "terminated by SIGTERM"
+        _exit_with(f"{what} before training started or after it ended", exit_code_of(interrupt))
     except Exception as error:
         # Before the task starts, anything that fails is the command line's or the config's fault (Hydra raises
         # a plain ValueError for some malformed overrides); once it has started, only known user errors are.
@@ -160,6 +164,14 @@ def _report_user_errors(app: Callable[[], Any]) -> None:
         if _USER_WANTS_TRACEBACK or not is_user_error:
             raise
         _exit_with(describe_user_error(error), _exit_code(error))
+
+
+def _stopped_run(interrupt: KeyboardInterrupt) -> UserError | None:
+    """Returns the error a stopped run was reporting when `interrupt` came (it is `interrupt`'s context), or None."""
+    error = interrupt.__context__
+    while error is not None and not isinstance(error, UserError):
+        error = error.__context__
+    return error
 
 
 def _is_run_directory_error(error: BaseException) -> bool:

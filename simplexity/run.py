@@ -13,6 +13,7 @@ from simplexity.config import ConfigError, ExperimentConfig, validate_experiment
 from simplexity.config.errors import StorageError, UserError, one_line
 from simplexity.config.run_files import next_config_path
 from simplexity.experiment import Experiment, build_experiment
+from simplexity.interruption import exit_code_of
 from simplexity.logging import check_tracking_uri, make_loggers
 from simplexity.persistence import Checkpointer, resolve_resume
 from simplexity.persistence.checkpointer import CheckpointWriteError
@@ -161,7 +162,7 @@ def _reported(
             if error.saved is not None
             else _kept_checkpoints(checkpoint_dir, "last")
         )
-        return TrainingInterruptedError(error.step, error.saved, kept)
+        return TrainingInterruptedError(error.step, error.saved, kept, terminated=error.terminated)
     if isinstance(error, CheckpointWriteError):
         return StorageError(f"{error}; {_kept_checkpoints(checkpoint_dir)}")
     return NonFiniteLossError(f"{error}; {_kept_checkpoints(checkpoint_dir)}")
@@ -176,11 +177,14 @@ def _finish(provenance: ProvenanceLog | None, error: BaseException, checkpoint_d
 
 
 def exit_status(error: BaseException) -> int:
-    """Returns the exit code the command line ends with for `error`: a user error's own, 130 for Ctrl-C, else 1."""
+    """Returns the exit code the command line ends with for `error`: a user error's own, 130 or 143, else 1.
+
+    130 is Ctrl-C's (128 + SIGINT), 143 SIGTERM's (128 + SIGTERM).
+    """
     if isinstance(error, UserError):
         return error.exit_code
     if isinstance(error, KeyboardInterrupt):
-        return 130
+        return exit_code_of(error)
     if isinstance(error, SystemExit):
         return error.code if isinstance(error.code, int) else 1
     return 1

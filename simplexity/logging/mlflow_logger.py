@@ -9,7 +9,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +27,12 @@ from mlflow.utils.validation import (
 from simplexity.config.errors import one_line
 from simplexity.config.run_files import latest_config_path
 from simplexity.logging.flat_config import flatten_config
+from simplexity.logging.tracking_outage import TrackingOutage
 from simplexity.logging.tracking_uri import file_store_path, server_answer
 
 RUN_FILE = "mlflow_run.json"
+# The key of `mlflow_run.json` that says the MLflow run was left unfinished: the server did not answer at the end.
+UNFINISHED = "unfinished"
 ANALYSIS_ARTIFACTS = "analysis"
 # MLflow 3 keeps the file store (a directory of runs) in maintenance mode behind this switch; it is the
 # simplest store that needs no server or database, which is what a run directory wants.
@@ -82,6 +85,12 @@ class MlflowLogger:
     `provenance.<key>` (the latest start), as parameters of the first start, and as the artifact
     `provenance/<started_at>.json`.
 
+    A tracking store that stops answering mid-run never stops training: one warning line on stderr, the calls
+    are held (the newest `HELD_VALUES_LIMIT` metric values) and made when the store answers again, asked at most
+    every `RETRY_SECONDS` with a short timeout (`TrackingOutage`). At the end the run is marked FINISHED or FAILED
+    if the store answers by then; otherwise `mlflow_run.json` records under `unfinished` the status it should have
+    had, since which step calls were lost, and why, and the MLflow run stays RUNNING until a resume reopens it.
+
     Arguments:
         tracking_uri: where runs are stored, e.g. `file:///.../mlruns` or `http://host:5000`.
         experiment_name: the MLflow experiment of a new run, created when missing.
@@ -97,19 +106,35 @@ class MlflowLogger:
         run_dir: str | Path | None = None,
     ):
         self._client = mlflow_client(tracking_uri)
+        self.tracking_uri = tracking_uri
+        self._outage = TrackingOutage(tracking_uri, (MlflowException, OSError))
         self.run_dir = None if run_dir is None else Path(run_dir)
         self._params: dict[str, str] = {}  # the run's parameters, as MLflow holds them
         record = None if self.run_dir is None else read_run_record(self.run_dir)
         if record is not None and record["tracking_uri"] == tracking_uri and self._reopen(record["run_id"]):
             self.run_id, self.resumed = record["run_id"], True
             self._params = dict(self._client.get_run(self.run_id).data.params)
+            self._write_run_record(record)  # reopened: no longer unfinished
             return
         experiment = self._client.get_experiment_by_name(experiment_name)
         experiment_id = experiment.experiment_id if experiment else self._client.create_experiment(experiment_name)
         self.run_id, self.resumed = self._client.create_run(experiment_id, run_name=run_name).info.run_id, False
+        self._write_run_record({"tracking_uri": tracking_uri, "experiment_id": experiment_id, "run_id": self.run_id})
+
+    def _write_run_record(self, record: dict[str, Any]) -> None:
         if self.run_dir is not None:
-            record = {"tracking_uri": tracking_uri, "experiment_id": experiment_id, "run_id": self.run_id}
             (self.run_dir / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+    def _send(self, call: Callable[[], object], values: int = 1, step: int | None = None) -> None:
+        """Makes `call` to the tracking store now, or holds it while the store does not answer (`TrackingOutage`)."""
+        if self._outage.active and not self._outage.retry():
+            self._outage.hold(call, values)
+            return
+        try:
+            call()
+        except (MlflowException, OSError) as error:
+            self._outage.begin(error, step)
+            self._outage.hold(call, values)
 
     def _reopen(self, run_id: str) -> bool:
         """Sets the run `run_id` back to RUNNING and returns True, or returns False when it is gone or deleted."""
@@ -130,6 +155,9 @@ class MlflowLogger:
         The artifacts are `config.json` (the latest start's) and the run directory's newest `config*.yaml`. On a
         resumed run, a leaf whose value changed becomes the tag `resumed.<key>`.
         """
+        self._send(lambda: self._log_config(config))
+
+    def _log_config(self, config: dict[str, Any]) -> None:
         changed = self._log_params({name: str(value) for name, value in flatten_config(config).items()})
         self._log_tags({f"resumed.{name}": value for name, value in changed.items()})
         self._client.log_dict(self.run_id, config, "config.json")
@@ -141,7 +169,7 @@ class MlflowLogger:
         """Logs each of `paths` that is a file as an artifact, at the root or under `artifact_path`."""
         for path in paths:
             if Path(path).is_file():
-                self._client.log_artifact(self.run_id, str(path), artifact_path)
+                self._send(lambda path=path: self._client.log_artifact(self.run_id, str(path), artifact_path))
 
     def log_provenance(self, record: dict[str, Any]) -> None:
         """Logs where and from what this start of the run came, as tags, parameters of a new run, and an artifact.
@@ -151,13 +179,16 @@ class MlflowLogger:
         `provenance/<started_at>.json` (`:` as `-`), or `provenance/<N>.json` without `started_at`, N the number of
         starts recorded before.
         """
+        record = json.loads(json.dumps(record, default=str))  # as it is now: a held call may be made later
+        self._send(lambda: self._log_provenance(record))
+
+    def _log_provenance(self, record: dict[str, Any]) -> None:
         flat = {f"provenance.{name}": _text(value) for name, value in flatten_config(record).items()}
         self._log_tags(flat)
         if not self.resumed:
             self._log_params(flat)
         name = record.get("started_at") or len(self._client.list_artifacts(self.run_id, "provenance"))
-        document = json.loads(json.dumps(record, default=str))
-        self._client.log_dict(self.run_id, document, f"provenance/{_file_name(str(name))}.json")
+        self._client.log_dict(self.run_id, record, f"provenance/{_file_name(str(name))}.json")
 
     def log(self, step: int, metrics: dict[str, Any]) -> None:
         """Logs the scalar metrics of `step` (per-position lists stay in metrics.jsonl)."""
@@ -167,11 +198,26 @@ class MlflowLogger:
             for name, value in metrics.items()
             if isinstance(value, int | float)
         ]
-        self._client.log_batch(self.run_id, metrics=scalars)
+        self._send(lambda: self._client.log_batch(self.run_id, metrics=scalars), len(scalars), step)
 
     def close(self, failed: bool = False) -> None:
-        """Marks the run FINISHED, or FAILED when the run ended in an error."""
-        self._client.set_terminated(self.run_id, "FAILED" if failed else "FINISHED")
+        """Marks the run FINISHED, or FAILED when the run ended in an error.
+
+        Held calls are tried once more first. When the store still does not answer, the run stays RUNNING and
+        `mlflow_run.json` records it as unfinished (see the class).
+        """
+        status = "FAILED" if failed else "FINISHED"
+        if self._outage.retry(force=True):
+            self._send(lambda: self._client.set_terminated(self.run_id, status))
+        if not self._outage.active:
+            return
+        known = read_run_record(self.run_dir) if self.run_dir is not None else None
+        if known is not None:
+            record: dict[str, Any] = dict(known)
+            since = self._outage.since_step
+            record[UNFINISHED] = {"status": status, "since_step": since, "reason": self._outage.reason}
+            self._write_run_record(record)
+        print(f"MLflow run {self.run_id} at {self.tracking_uri} left RUNNING: {self._outage.reason}")
 
     def _log_params(self, values: dict[str, str]) -> dict[str, str]:
         """Logs the values not logged yet as parameters and returns those that differ from the logged ones."""

@@ -9,6 +9,7 @@ import jax
 import orbax.checkpoint as ocp
 
 from simplexity.config.errors import one_line
+from simplexity.interruption import stopping_signals_deferred
 
 # A damaged checkpoint is renamed to `<step>` + this suffix: orbax no longer lists it, and nothing is deleted.
 DAMAGED_SUFFIX = ".damaged"
@@ -138,19 +139,23 @@ class Checkpointer:
     def save(self, step: int, state: Any) -> None:
         """Writes `state` (any pytree of arrays) as the checkpoint of `step` and waits until it is complete.
 
+        Ctrl-C or SIGTERM during the write takes effect once it is complete (`stopping_signals_deferred`), so a
+        stop never leaves a partial checkpoint directory.
+
         Raises:
             CheckpointWriteError: the write failed (a full disk, say); its partial directory is removed, and the
                 complete checkpoints are untouched.
         """
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with _ORBAX_ERROR_REPORTS:
-                self._manager.save(step, args=ocp.args.StandardSave(state))
-                self._manager.wait_until_finished()
-        except Exception as error:
-            for partial in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
-                shutil.rmtree(partial, ignore_errors=True)
-            raise CheckpointWriteError(self.directory / str(step), short_reason(error)) from error
+        with stopping_signals_deferred():
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                with _ORBAX_ERROR_REPORTS:
+                    self._manager.save(step, args=ocp.args.StandardSave(state))
+                    self._manager.wait_until_finished()
+            except Exception as error:
+                for partial in self.directory.glob(f"{step}.orbax-checkpoint-tmp*"):
+                    shutil.rmtree(partial, ignore_errors=True)
+                raise CheckpointWriteError(self.directory / str(step), short_reason(error)) from error
 
     def restore(self, step: int, template: Any) -> Any:
         """Returns the checkpoint of `step` with the structure, shapes and dtypes of `template`.

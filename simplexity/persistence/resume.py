@@ -55,6 +55,9 @@ def resolve_resume(
     """Returns the state to resume from (None for a fresh start) and its step, or raises a `UserError`.
 
     Refuses anything that would overwrite good checkpoints already in `checkpoint_dir`, the run's own directory.
+    `latest` with no checkpoint of the run's own yet (and no `load_checkpoint_dir`) is a fresh start, said in one
+    line through `notify`, so that a job requeued before its first checkpoint starts over; a step asked for by
+    number must exist.
     Every checkpoint is verified as it is restored. With `latest`, a damaged checkpoint is skipped for the newest
     one that restores, and the run's own damaged checkpoints are moved aside (`<step>.damaged`, never deleted),
     each said in one line through `notify`. Later checkpoints than the one asked for block the resume only when
@@ -83,6 +86,11 @@ def resolve_resume(
                 f"persistence.checkpoint_dir={str(checkpoint_dir)!r}: already holds checkpoints {own_steps}; "
                 f"resume with {step_key}=latest or write into another hydra.run.dir"
             )
+        return None, 0
+    if requested == "latest" and not model.load_checkpoint_dir and not own_steps:
+        # A requeued job stopped before its first checkpoint: `latest` of nothing is the start.
+        if writer:
+            notify(f"warning: {step_key}='latest': no checkpoint in {checkpoint_dir} yet; starting at step 0")
         return None, 0
     load_dir = Path(model.load_checkpoint_dir).absolute() if model.load_checkpoint_dir else checkpoint_dir
     if not model.load_checkpoint_dir and not load_dir.exists():

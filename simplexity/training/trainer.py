@@ -17,6 +17,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from simplexity.config.errors import UserError
 from simplexity.config.schema import TrainingConfig
 from simplexity.generative_processes import GenerativeProcess
+from simplexity.interruption import INTERRUPTED_EXIT_CODE, TERMINATED_EXIT_CODE, Terminated, stopping_signals_deferred
 from simplexity.logging import MetricsLogger
 from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import PredictiveModel
@@ -215,8 +216,9 @@ def train(
     Raises:
         NonFiniteLossError: naming the first step whose loss was NaN or infinite; no checkpoint is written
             after it.
-        TrainingInterruptedError: on Ctrl-C, naming the last completed step; with
-            `config.checkpoint_on_interrupt`, the state at the interrupt is saved first.
+        TrainingInterruptedError: on Ctrl-C (or SIGTERM, as `simplexity.interruption.Terminated`), naming the last
+            completed step; with `config.checkpoint_on_interrupt`, the state at the interrupt is saved first. A
+            second signal while that checkpoint is written takes effect once it is complete, and changes nothing.
 
     Example:
         >>> result = train(model, process, optax.adam(1e-3), TrainingConfig(64, 64, 1000, 100), seed=0)
@@ -233,6 +235,7 @@ def train(
     history: list[dict[str, Any]] = []
     interval = _IntervalMetrics()
     step = int(state.step)
+    finite = True  # whether `state` is one whose losses were all finite
     try:
         while step < config.num_steps:
             num_steps = _next_stop(step, config) - step
@@ -241,11 +244,16 @@ def train(
                 compiled_chunks[num_steps] = train_chunk.lower(state, initial_params, num_steps).compile()  # pyright: ignore
                 interval.compile_seconds += time.perf_counter() - start
             start = time.perf_counter()
-            state, sums = compiled_chunks[num_steps](state, initial_params)
-            # The only device-to-host transfer between logging points: the chunk's summed metrics (a few scalars).
-            sums = jax.device_get(sums)
-            first_non_finite = int(sums.pop("first_non_finite"))
-            if first_non_finite < num_steps:
+            # A stop during the chunk takes effect once the chunk has returned its state (the old one is donated to
+            # it), so that there is a whole state to save; it is saved only if its losses were finite.
+            with stopping_signals_deferred():
+                finite = False
+                state, sums = compiled_chunks[num_steps](state, initial_params)
+                # The only device-to-host transfer between logging points: the chunk's summed metrics (a few scalars).
+                sums = jax.device_get(sums)
+                first_non_finite = int(sums.pop("first_non_finite"))
+                finite = first_non_finite == num_steps
+            if not finite:
                 raise NonFiniteLossError(f"loss became non-finite at step {step + first_non_finite + 1}")
             interval.add(sums, num_steps, time.perf_counter() - start)
             step += num_steps
@@ -265,17 +273,38 @@ def train(
                     current = eqx.combine(state.params, static)
                     for evaluation in due:
                         record.update(evaluation(current))
-                for logger in loggers:
-                    logger.log(step, record)
                 history.append({"step": step, **record})
                 interval = _IntervalMetrics()
-            if checkpointer is not None and _is_checkpoint_step(step, config):
-                checkpointer.save(step, state)
+                try:
+                    for logger in loggers:
+                        logger.log(step, record)
+                finally:  # a logger that fails never costs the step's checkpoint
+                    _save_if_due(checkpointer, step, state, config)
+            else:
+                _save_if_due(checkpointer, step, state, config)
     except KeyboardInterrupt as interrupt:
-        saved = _checkpoint_at_interrupt(state, checkpointer) if config.checkpoint_on_interrupt else None
-        raise TrainingInterruptedError(step, saved) from interrupt
+        # A stop held during a chunk arrives before `step` counts the chunk's steps; `state` has them.
+        reached = int(state.step) if finite and _is_intact(state) else step
+        saved = None
+        if config.checkpoint_on_interrupt and finite:
+            try:
+                with stopping_signals_deferred():  # a second signal now takes effect once the save is complete
+                    saved = _checkpoint_at_interrupt(state, checkpointer)
+            except KeyboardInterrupt:
+                saved = _saved_step(state, checkpointer)
+        raise TrainingInterruptedError(reached, saved, terminated=isinstance(interrupt, Terminated)) from interrupt
     trained = eqx.combine(state.params, static)
     return TrainResult(model=trained, state=state, metrics=history)
+
+
+def _save_if_due(checkpointer: Checkpointer | None, step: int, state: TrainState, config: TrainingConfig) -> None:
+    if checkpointer is not None and _is_checkpoint_step(step, config):
+        checkpointer.save(step, state)
+
+
+def _is_intact(state: TrainState) -> bool:
+    """Whether `state`'s buffers are all there: a stop during a chunk's dispatch leaves them donated to it."""
+    return not any(leaf.is_deleted() for leaf in jax.tree.leaves(state))
 
 
 def _checkpoint_at_interrupt(state: TrainState, checkpointer: Checkpointer | None) -> int | None:
@@ -284,28 +313,40 @@ def _checkpoint_at_interrupt(state: TrainState, checkpointer: Checkpointer | Non
     Ctrl-C can land while a chunk's call is being dispatched, after `state`'s buffers were donated to it: then
     there is nothing whole to save.
     """
-    if checkpointer is None or any(leaf.is_deleted() for leaf in jax.tree.leaves(state)):
+    if checkpointer is None or not _is_intact(state):
         return None
     step = int(state.step)
     if step not in checkpointer.steps():
+        print(f"stopping at step {step}: saving a checkpoint", flush=True)
         checkpointer.save(step, state)
     return step
 
 
+def _saved_step(state: TrainState, checkpointer: Checkpointer | None) -> int | None:
+    """Returns the step of `state` if its checkpoint is complete, else None."""
+    if checkpointer is None or not _is_intact(state):
+        return None
+    step = int(state.step)
+    return step if step in checkpointer.steps() else None
+
+
 class TrainingInterruptedError(UserError):
-    """Ctrl-C stopped the run (exit code 130).
+    """Ctrl-C (exit code 130) or SIGTERM (exit code 143) stopped the run.
 
     Arguments:
         step: the last step whose chunk completed.
         saved: the step of the checkpoint saved at the interrupt, or None.
         note: what follows `interrupted at step N; ` in the message (where the work is kept), if anything.
+        terminated: SIGTERM stopped the run (`terminated by SIGTERM at step N`), not Ctrl-C.
     """
 
-    exit_code = 130
+    exit_code = INTERRUPTED_EXIT_CODE
 
-    def __init__(self, step: int, saved: int | None, note: str | None = None):
-        super().__init__(f"interrupted at step {step}" + (f"; {note}" if note else ""))
-        self.step, self.saved = step, saved
+    def __init__(self, step: int, saved: int | None, note: str | None = None, terminated: bool = False):
+        what = "terminated by SIGTERM" if terminated else "interrupted"
+        super().__init__(f"{what} at step {step}" + (f"; {note}" if note else ""))
+        self.step, self.saved, self.terminated = step, saved, terminated
+        self.exit_code = TERMINATED_EXIT_CODE if terminated else INTERRUPTED_EXIT_CODE
 
 
 class NonFiniteLossError(UserError):
