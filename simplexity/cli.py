@@ -19,7 +19,7 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 from simplexity.config.errors import StorageError, UserError, one_line
 from simplexity.config.validation import GROUP_OF_NODE
 from simplexity.persistence.orbax_fallout import silence_abandoned_orbax_io
-from simplexity.sweeps.failed_jobs import record_failure
+from simplexity.sweeps.failed_jobs import announce_failure, record_failure
 
 USER_ERROR_EXIT_CODE = UserError.exit_code
 # The shell's convention for a process stopped by SIGINT (128 + 2).
@@ -102,7 +102,7 @@ def report_config_errors(task: Callable[[DictConfig], Any]) -> Callable[[DictCon
             if hydra_config.mode == RunMode.MULTIRUN:
                 overrides = [str(override) for override in hydra_config.overrides.task]
                 failure = record_failure(hydra_config.runtime.output_dir, hydra_config.job.num, overrides, str(error))
-                print(f"error: {failure.describe()}", file=sys.stderr)
+                announce_failure(failure)
                 return math.inf
             remove_if_created_empty(Path(hydra_config.runtime.output_dir))
             _exit_with(str(error), error.exit_code)
