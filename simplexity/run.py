@@ -62,7 +62,6 @@ def run_experiment(cfg: DictConfig | ExperimentConfig, run_dir: str | Path) -> f
     check_batch_splits_over_devices(config.training.batch_size)
     template = _fitting_train_state(config, experiment)
     model_settings = config.predictive_model
-    changed = _resume_changes(config, run_dir)
     if config.persistence.checkpoint_dir is None:
         if model_settings.load_checkpoint_step is not None and not model_settings.load_checkpoint_dir:
             raise ConfigError.invalid(
@@ -78,6 +77,7 @@ def run_experiment(cfg: DictConfig | ExperimentConfig, run_dir: str | Path) -> f
         checkpoint_dir = run_dir / config.persistence.checkpoint_dir
         require_writable_checkpoint_dir(checkpoint_dir, run_dir)
         state, start_step = resolve_resume(model_settings, checkpoint_dir, template, writer=jax.process_index() == 0)
+    changed = _resume_changes(config, run_dir)
     if changed and jax.process_index() == 0:
         print(describe_changes(changed), file=sys.stderr, flush=True)
 

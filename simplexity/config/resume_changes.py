@@ -96,9 +96,9 @@ def check_resume_changes(
         notify(f"warning: {path}: cannot be compared with the resumed config ({error}); changes are not recorded")
         return {}
     changes = config_changes(earlier, config)
-    refused = [key for key in changes if _under(key, REFUSED)]
+    refused = [key for root in REFUSED for key in changes if _under(key, (root,))]
     if refused:
-        key = refused[0]
+        key = refused[0]  # in the order of `REFUSED`: `seed` before the model's seed that follows it
         raise ConfigError(
             f"{key}={changes[key]['to']!r}: a resume must keep {key}={changes[key]['from']!r} of {path.name} "
             "(the seed, the training process, the model and training.precision decide what the checkpoint's data "
