@@ -41,7 +41,7 @@ def require_non_negative_int(key: str, value: Any) -> int:
 def require_seed(key: str, value: Any) -> int:
     """Returns `value` if it is a seed that draws its own stream: an integer in [0, 2**32 - 1]."""
     if not _is_int(value) or not 0 <= value <= MAX_SEED:
-        raise ConfigError.invalid(key, value, f"must be an integer in [0, 2**32 - 1 = {MAX_SEED}]")
+        raise ConfigError.invalid(key, value, f"must be a non-negative integer at most 2**32 - 1 = {MAX_SEED}")
     return value
 
 
