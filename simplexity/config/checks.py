@@ -52,7 +52,7 @@ def _is_number(value: Any) -> bool:
 def require_finite_positive(key: str, value: Any) -> float:
     """Returns `value` if it is a finite number above 0."""
     if not _is_number(value) or not 0 < value < math.inf:
-        raise ConfigError.invalid(key, value, "must be a finite positive number")
+        raise ConfigError.invalid(key, value, "must be a positive number (finite)")
     return value
 
 

@@ -38,7 +38,7 @@ pytestmark = pytest.mark.slow
         (
             ["training.optimizer.instance.learning_rate=inf"],
             2,
-            "error: training.optimizer.instance.learning_rate=inf: must be a finite positive number",
+            "error: training.optimizer.instance.learning_rate=inf: must be a positive number (finite)",
         ),
         (
             ["validation.num_sequences=1000000000"],
