@@ -20,7 +20,7 @@ from simplexity.config.errors import StorageError, UserError, one_line
 from simplexity.config.validation import GROUP_OF_NODE
 from simplexity.interruption import INTERRUPTED_EXIT_CODE, exit_code_of, stop_on_sigterm
 from simplexity.persistence.orbax_fallout import silence_abandoned_orbax_io
-from simplexity.sweeps.failed_jobs import record_failure
+from simplexity.sweeps.failed_jobs import announce_failure, record_failure
 
 USER_ERROR_EXIT_CODE = UserError.exit_code
 # Read before `run_reporting_user_errors` sets the variable for Hydra's sake.
@@ -101,7 +101,7 @@ def report_config_errors(task: Callable[[DictConfig], Any]) -> Callable[[DictCon
             if hydra_config.mode == RunMode.MULTIRUN:
                 overrides = [str(override) for override in hydra_config.overrides.task]
                 failure = record_failure(hydra_config.runtime.output_dir, hydra_config.job.num, overrides, str(error))
-                print(f"error: {failure.describe()}", file=sys.stderr)
+                announce_failure(failure)
                 return math.inf
             remove_if_created_empty(Path(hydra_config.runtime.output_dir))
             _exit_with(str(error), error.exit_code)

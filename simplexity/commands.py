@@ -9,11 +9,13 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from simplexity.analysis import analysis_options, analyze_run, format_report
 from simplexity.analysis.trained_run import SWEEP_TABLE, analyze_sweep, format_sweep_table, sweep_run_dirs
 from simplexity.cli import report_config_errors, run_reporting_user_errors
+from simplexity.config import ConfigError
 from simplexity.config.schema import register_configs
 from simplexity.run import run_experiment
 
@@ -24,7 +26,10 @@ CONFIG_PACKAGE = "pkg://simplexity.configs"
 @report_config_errors
 def _train(cfg: DictConfig) -> float:
     """Runs one experiment in its Hydra run directory and returns its final loss (for sweepers)."""
-    return run_experiment(cfg, HydraConfig.get().runtime.output_dir)
+    hydra_config = HydraConfig.get()
+    if hydra_config.mode == RunMode.RUN and not str(hydra_config.run.dir).strip():
+        raise ConfigError.invalid("hydra.run.dir", hydra_config.run.dir, "must be a non-empty path (the run directory)")
+    return run_experiment(cfg, hydra_config.runtime.output_dir)
 
 
 @hydra.main(config_path=CONFIG_PACKAGE, config_name="analyze", version_base=None)

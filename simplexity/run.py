@@ -1,6 +1,7 @@
 """Runs one experiment in a run directory: resume if asked, train, checkpoint, log; nothing written on a mistake."""
 
 import contextlib
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 from simplexity.analysis.during_training import training_probes
 from simplexity.config import ConfigError, ExperimentConfig, validate_experiment_config
 from simplexity.config.errors import StorageError, UserError, one_line
-from simplexity.config.run_files import next_config_path
+from simplexity.config.resume_changes import check_resume_changes, describe_changes
+from simplexity.config.run_files import write_config_file
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.interruption import exit_code_of
 from simplexity.logging import check_tracking_uri, make_loggers
@@ -19,6 +21,7 @@ from simplexity.persistence import Checkpointer, resolve_resume
 from simplexity.persistence.checkpointer import CheckpointWriteError
 from simplexity.persistence.provenance import ProvenanceLog, collect_provenance
 from simplexity.persistence.run_lock import RunDirectoryLock
+from simplexity.persistence.writable import require_writable_checkpoint_dir
 from simplexity.predictive_models import summarize
 from simplexity.training import (
     NonFiniteLossError,
@@ -27,13 +30,18 @@ from simplexity.training import (
     initial_train_state,
     initialize_distributed,
 )
+from simplexity.training.memory import (
+    check_step_fits,
+    check_validation_fits,
+    is_out_of_memory,
+    out_of_memory,
+    parameter_count,
+)
 
 
 def write_resolved_config(config: ExperimentConfig, run_dir: Path) -> Path:
     """Writes the config to `config.yaml`, or `config.N.yaml` when an earlier run here wrote one."""
-    path = next_config_path(run_dir)
-    path.write_text(OmegaConf.to_yaml(OmegaConf.structured(config)), encoding="utf-8")
-    return path
+    return write_config_file(run_dir, OmegaConf.to_yaml(OmegaConf.structured(config)))
 
 
 def run_experiment(cfg: DictConfig | ExperimentConfig, run_dir: str | Path) -> float:
@@ -53,7 +61,7 @@ def run_experiment(cfg: DictConfig | ExperimentConfig, run_dir: str | Path) -> f
     run_dir = Path(run_dir).absolute()
     experiment = build_experiment(config)
     check_batch_splits_over_devices(config.training.batch_size)
-    template = initial_train_state(experiment.model, experiment.optimizer)
+    template = _fitting_train_state(config, experiment)
     model_settings = config.predictive_model
     if config.persistence.checkpoint_dir is None:
         if model_settings.load_checkpoint_step is not None and not model_settings.load_checkpoint_dir:
@@ -68,7 +76,11 @@ def run_experiment(cfg: DictConfig | ExperimentConfig, run_dir: str | Path) -> f
         )
     else:
         checkpoint_dir = run_dir / config.persistence.checkpoint_dir
+        require_writable_checkpoint_dir(checkpoint_dir, run_dir)
         state, start_step = resolve_resume(model_settings, checkpoint_dir, template, writer=jax.process_index() == 0)
+    changed = _resume_changes(config, run_dir)
+    if changed and jax.process_index() == 0:
+        print(describe_changes(changed), file=sys.stderr, flush=True)
 
     probes = training_probes(config.analysis, experiment.process, experiment.model, config.training.sequence_len)
     evaluations = [] if probes is None else [probes]
@@ -77,7 +89,7 @@ def run_experiment(cfg: DictConfig | ExperimentConfig, run_dir: str | Path) -> f
     lock = RunDirectoryLock(run_dir) if jax.process_index() == 0 else contextlib.nullcontext()
     try:
         with lock:
-            result = _train_in(config, experiment, run_dir, checkpoint_dir, state, start_step, evaluations)
+            result = _train_in(config, experiment, run_dir, checkpoint_dir, state, start_step, evaluations, changed)
     except OSError as error:  # the run directory, its config, metrics or provenance cannot be written
         path = error.filename or run_dir
         raise StorageError(
@@ -96,13 +108,18 @@ def _train_in(
     state: Any,
     start_step: int,
     evaluations: list[Any],
+    changed: dict[str, Any] | None = None,
 ) -> Any:
-    """Writes the config, trains with the configured loggers and checkpoints, and returns the `TrainResult`."""
+    """Writes the config, trains with the configured loggers and checkpoints, and returns the `TrainResult`.
+
+    `changed`: what this resume changed from the run's earlier config, recorded in its provenance.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     if jax.process_index() == 0:
         write_resolved_config(config, run_dir)
     _print_header(experiment, run_dir, start_step)
-    provenance = ProvenanceLog(run_dir, collect_provenance(start_step)) if jax.process_index() == 0 else None
+    record = collect_provenance(start_step) | ({"changed": changed} if changed else {})
+    provenance = ProvenanceLog(run_dir, record) if jax.process_index() == 0 else None
     loggers = make_loggers(config.logging, run_dir, experiment.training.num_steps)
     checkpointer = None if checkpoint_dir is None else Checkpointer(checkpoint_dir, config.persistence.max_to_keep)
     resolved: Any = OmegaConf.to_container(OmegaConf.structured(config))
@@ -120,6 +137,13 @@ def _train_in(
         reported = _reported(error, checkpoint_dir)
         _finish(provenance, reported, checkpoint_dir)
         raise reported from error
+    except Exception as error:
+        if not is_out_of_memory(error):
+            _finish(provenance, error, checkpoint_dir)
+            raise
+        reported = _out_of_memory(error, config, experiment)
+        _finish(provenance, reported, checkpoint_dir)
+        raise reported from error
     except BaseException as error:
         _finish(provenance, error, checkpoint_dir)
         raise
@@ -134,6 +158,51 @@ def _train_in(
         if checkpointer is not None:
             checkpointer.close()
     return result
+
+
+def _fitting_train_state(config: ExperimentConfig, experiment: Experiment) -> Any:
+    """Returns the initial train state, once the validation set and a training step are known to fit in memory.
+
+    Raises:
+        ConfigError: naming `validation.num_sequences`, `training.batch_size` or the sizes that did not fit.
+    """
+    training, validation_process = config.training, experiment.validation.process
+    check_validation_fits(
+        config.validation.num_sequences,
+        training.sequence_len,
+        validation_process.vocab_size,
+        validation_process.num_states,
+    )
+    check_step_fits(
+        training.batch_size, training.sequence_len, experiment.process.vocab_size, parameter_count(experiment.model)
+    )
+    try:
+        return initial_train_state(experiment.model, experiment.optimizer)
+    except Exception as error:
+        if is_out_of_memory(error):
+            raise _out_of_memory(error, config, experiment) from error
+        raise
+
+
+def _out_of_memory(error: BaseException, config: ExperimentConfig, experiment: Experiment) -> ConfigError:
+    return out_of_memory(
+        error, config.training.batch_size, config.training.sequence_len, parameter_count(experiment.model)
+    )
+
+
+def _resume_changes(config: ExperimentConfig, run_dir: Path) -> dict[str, Any]:
+    """Returns what a resume from the run's own checkpoints changes from its earlier config (none otherwise).
+
+    Raises:
+        ConfigError: a change a resume must not make (`simplexity.config.resume_changes`).
+    """
+    model_settings, directory = config.predictive_model, config.persistence.checkpoint_dir
+    if model_settings.load_checkpoint_step is None or directory is None:
+        return {}
+    source = model_settings.load_checkpoint_dir
+    if source and Path(source).absolute() != run_dir / directory:
+        return {}  # a branch off another run's checkpoint into this directory
+    return check_resume_changes(config, run_dir)
 
 
 def _last_checkpoint(checkpoint_dir: Path | None) -> int | None:

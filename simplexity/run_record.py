@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import equinox as eqx
-from omegaconf import DictConfig, OmegaConf
 
 from simplexity.config import ConfigError, ExperimentConfig, validate_experiment_config
 from simplexity.config.errors import one_line
-from simplexity.config.run_files import CONFIG_FILE, latest_config_path
+from simplexity.config.run_files import CONFIG_FILE, read_latest_config
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.logging import read_jsonl_metrics
@@ -33,23 +32,20 @@ METRICS_FILE = "metrics.jsonl"
 
 
 def read_run_config(run_dir: Path) -> ExperimentConfig:
-    """Returns the typed, checked config of the run's latest start (see `latest_config_path`).
+    """Returns the typed, checked config of the run's latest start (see `read_latest_config`).
 
     Raises:
         FileNotFoundError: when `run_dir` holds no config.
         ConfigError: when that config is not a mapping or does not validate; the message names the file.
     """
-    path = latest_config_path(run_dir)
-    if path is None:
+    found = read_latest_config(run_dir)
+    if found is None:
         raise FileNotFoundError(
             f"run_dir={str(run_dir)!r}: not a run directory: it holds no {CONFIG_FILE} (run_experiment.py writes one)"
         )
-    try:
-        loaded = OmegaConf.load(path)
-    except Exception as error:
-        raise ConfigError(f"run_dir={str(run_dir)!r}: {path.name}: {one_line(error)}") from error
-    if not isinstance(loaded, DictConfig):
-        raise ConfigError.invalid("run_dir", str(run_dir), f"its {path.name} is not a mapping")
+    path, loaded = found
+    if isinstance(loaded, str):
+        raise ConfigError(f"run_dir={str(run_dir)!r}: {path.name}: {loaded}")
     try:
         return validate_experiment_config(loaded)
     except ConfigError as error:

@@ -36,7 +36,8 @@ def installed(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     source.mkdir()
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, source / name)
-    shutil.copytree(ROOT / "simplexity", source / "simplexity", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("simplexity", "hydra_plugins"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     built = run(
@@ -59,6 +60,7 @@ def test_the_wheel_ships_the_configs(installed):
         path.relative_to(ROOT / "simplexity" / "configs") for path in (ROOT / "simplexity" / "configs").rglob("*.yaml")
     }
     assert shipped == in_checkout
+    assert (site / "hydra_plugins" / "simplexity_sweeper" / "__init__.py").is_file()  # hydra/sweeper=jobwise
 
 
 def test_the_console_commands_train_and_analyse_outside_the_checkout(installed, tmp_path):

@@ -15,10 +15,14 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from simplexity.config.checks import (
+    check_builder_arguments,
+    check_optimizer_arguments,
+    require_finite_positive,
     require_mapping_with_target,
     require_non_negative_int,
     require_optional_positive_int,
     require_positive_int,
+    require_seed,
 )
 from simplexity.config.errors import ConfigError
 
@@ -61,8 +65,10 @@ class PredictiveModelConfig:
                 "predictive_model.load_checkpoint_step", step, "must be null, `latest` or a non-negative integer"
             )
         if isinstance(self.instance, Mapping) and "seed" in self.instance:
-            # The same rule as the run's own `seed`: a seed is a non-negative integer.
-            require_non_negative_int("predictive_model.instance.seed", self.instance["seed"])
+            # The same rule as the run's own `seed`.
+            require_seed("predictive_model.instance.seed", self.instance["seed"])
+        if isinstance(self.instance, Mapping):
+            check_builder_arguments("predictive_model.instance", self.instance)
 
 
 @dataclass
@@ -158,12 +164,10 @@ class TrainingSettings(TrainingConfig):
         super().check()
         require_mapping_with_target("training.optimizer.instance", self.optimizer.instance)
         learning_rate = self.optimizer.instance.get("learning_rate")
-        # A mapping is a schedule to be built by Hydra; anything else must be a positive number.
-        is_schedule = isinstance(learning_rate, Mapping)
-        if learning_rate is not None and not is_schedule and not (_is_number(learning_rate) and learning_rate > 0):
-            raise ConfigError.invalid(
-                "training.optimizer.instance.learning_rate", learning_rate, "must be a positive number"
-            )
+        # A mapping is a schedule to be built by Hydra; anything else must be a finite positive number.
+        if learning_rate is not None and not isinstance(learning_rate, Mapping):
+            require_finite_positive("training.optimizer.instance.learning_rate", learning_rate)
+        check_optimizer_arguments("training.optimizer.instance", self.optimizer.instance)
 
     def check_schedule_and_clipping(self) -> None:
         """Raises a `ConfigError` for a bad schedule or gradient clipping norm."""
@@ -182,7 +186,7 @@ class ValidationSettings:
     def check(self) -> None:
         """Raises a `ConfigError` for an empty validation set or a negative seed."""
         require_positive_int("validation.num_sequences", self.num_sequences)
-        require_non_negative_int("validation.seed", self.seed)
+        require_seed("validation.seed", self.seed)
 
 
 @dataclass
@@ -258,7 +262,7 @@ class ProbeSettings:
             raise ConfigError.invalid(
                 f"{prefix}test_fraction", self.test_fraction, "must be a number strictly between 0 and 1"
             )
-        require_non_negative_int(f"{prefix}split_seed", self.split_seed)
+        require_seed(f"{prefix}split_seed", self.split_seed)
         if self.ridge is not None and (not _is_number(self.ridge) or not 0 <= self.ridge < float("inf")):
             raise ConfigError.invalid(
                 f"{prefix}ridge", self.ridge, "must be null (chosen by cross-validation) or a number at least 0"
@@ -316,7 +320,7 @@ class ExperimentConfig:
         the checkpoint step's form, and that the model's and the validation data's `vocab_size` equal the
         training data's.
         """
-        require_non_negative_int("seed", self.seed)
+        require_seed("seed", self.seed)
         self.training.check()
         require_mapping_with_target("training_data_generator.instance", self.training_data_generator.instance)
         require_mapping_with_target("predictive_model.instance", self.predictive_model.instance)

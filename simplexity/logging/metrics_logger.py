@@ -4,7 +4,7 @@ import datetime
 import json
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
@@ -33,16 +33,39 @@ class MetricsLogger(Protocol):
         ...
 
 
+def _notify_on_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 class JsonlLogger:
     """Appends one JSON object per logged step, `{"step": ..., **metrics}`, to a file.
 
-    Appending keeps the records of an earlier run when a run resumes in the same directory.
+    Appending keeps the records of an earlier run when a run resumes in the same directory. Every record starts on
+    a line of its own: when the file ends in a line a crash or a full disk left unfinished, that line is ended
+    first (kept as it is, for `read_jsonl_metrics` to skip) and said in one line through `notify`.
+
+    Arguments:
+        path: the file, created with its parent directory when missing.
+        notify: receives the one-line notice of an unfinished last line; stderr by default.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, notify: Callable[[str], None] = _notify_on_stderr):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("a", encoding="utf-8")
+        if self._ends_unfinished():
+            self._file.write("\n")
+            self._file.flush()
+            notify(f"warning: {self.path}: its last line was unfinished (a crash or a full disk); ended it there")
+
+    def _ends_unfinished(self) -> bool:
+        """Whether the file is non-empty and does not end in a newline."""
+        size = self.path.stat().st_size
+        if size == 0:
+            return False
+        with self.path.open("rb") as existing:
+            existing.seek(size - 1)
+            return existing.read(1) != b"\n"
 
     def log_config(self, config: dict[str, Any]) -> None:
         """Nothing: the run directory's `config.yaml` holds the configuration."""
@@ -63,25 +86,58 @@ class JsonlLogger:
         self._file.close()
 
 
-def read_jsonl_metrics(path: str | Path) -> list[dict[str, Any]]:
+def read_jsonl_metrics(path: str | Path, notify: Callable[[str], None] = _notify_on_stderr) -> list[dict[str, Any]]:
     """Returns one record per step of those a `JsonlLogger` wrote to `path`, by step; none when there is no file.
 
     A run resumed from a checkpoint older than its last logged step logs the steps after the checkpoint again;
-    for such a step the record written last (the resumed run's) replaces the earlier ones. A line a crash left
-    unfinished, or anything that is not a record with an integer `step`, is skipped.
+    for such a step the record written last (the resumed run's) replaces the earlier ones. A damaged line (one a
+    crash or a full disk left unfinished, bytes that are not UTF-8, anything that is not a JSON object with an
+    integer `step`) is skipped, and the skipped lines are named in one line through `notify` (stderr by default).
+    Empty lines are not records and are passed over silently.
     """
     path = Path(path)
     if not path.is_file():
         return []
     by_step: dict[int, dict[str, Any]] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
+    damaged: list[int] = []
+    for number, raw in enumerate(path.read_bytes().split(b"\n"), start=1):
+        if not raw.strip():
             continue
-        if isinstance(record, dict) and isinstance(record.get("step"), int):
+        record = _parse_record(raw)
+        if record is None:
+            damaged.append(number)
+        else:
             by_step[record["step"]] = record
+    if damaged:
+        notify(f"warning: {path}: skipped {_count(damaged)} ({_ranges(damaged)}): not a complete metrics record")
     return [by_step[step] for step in sorted(by_step)]
+
+
+def _parse_record(raw: bytes) -> dict[str, Any] | None:
+    """Returns the record of one line, or None when it is not UTF-8 JSON of an object with an integer `step`."""
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if isinstance(record, dict) and isinstance(record.get("step"), int) and not isinstance(record["step"], bool):
+        return record
+    return None
+
+
+def _count(lines: list[int]) -> str:
+    return "1 damaged line" if len(lines) == 1 else f"{len(lines)} damaged lines"
+
+
+def _ranges(lines: list[int]) -> str:
+    """Returns `line 3` or `lines 3, 7-9`: the line numbers, consecutive ones as ranges."""
+    spans: list[list[int]] = []
+    for number in lines:
+        if spans and number == spans[-1][1] + 1:
+            spans[-1][1] = number
+        else:
+            spans.append([number, number])
+    text = ", ".join(str(first) if first == last else f"{first}-{last}" for first, last in spans)
+    return f"line {text}" if len(lines) == 1 else f"lines {text}"
 
 
 class ConsoleLogger:

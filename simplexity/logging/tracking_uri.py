@@ -64,7 +64,8 @@ def server_answer(uri: str, timeout_seconds: float = 5.0) -> str | None:
 def check_tracking_uri(uri: str, timeout_seconds: float = 5.0) -> None:
     """Raises a `TrackingUriError` (exit code 6) naming `logging.mlflow.tracking_uri` when MLflow cannot log to `uri`.
 
-    Checked: the scheme is one MLflow has a tracking store for (see `tracking_schemes`); an HTTP(S) server
+    Checked: a URI without a scheme is an absolute path (a relative one would be taken from whichever directory
+    the command runs in); the scheme is one MLflow has a tracking store for (see `tracking_schemes`); an HTTP(S) server
     answers within `timeout_seconds` (see `server_answer`); a file store's directory exists or can be created.
     Nothing is written. Database and Databricks URIs are checked for their scheme only.
 
@@ -75,6 +76,10 @@ def check_tracking_uri(uri: str, timeout_seconds: float = 5.0) -> None:
         simplexity.config.errors.TrackingUriError: logging.mlflow.tracking_uri='ftp://127.0.0.1/runs': MLflow ...
     """
     scheme = get_uri_scheme(uri)
+    if scheme == "" and uri != "databricks" and not Path(uri).is_absolute():
+        raise TrackingUriError.invalid(
+            KEY, uri, "has no scheme and is not an absolute path; use file:PATH, http(s)://HOST:PORT or a database URI"
+        )
     if uri != "databricks" and scheme not in tracking_schemes():
         raise TrackingUriError.invalid(
             KEY,

@@ -52,6 +52,16 @@ def record_failure(run_dir: str | Path, job: int | None, overrides: list[str], e
     return failure
 
 
+# Jobs whose failure this process has said on stderr already, by number: the sweep's end lists only the others.
+_ANNOUNCED: set[int | None] = set()
+
+
+def announce_failure(failure: FailedJob) -> None:
+    """Says a job's failure in one line on stderr, once: `on_multirun_end` then leaves it out of its list."""
+    _ANNOUNCED.add(failure.job)
+    print(f"error: {failure.describe()}", file=sys.stderr, flush=True)
+
+
 def read_failure(run_dir: str | Path) -> FailedJob | None:
     """Returns what the `FAILED` file of `run_dir` records, or None when there is none."""
     path = Path(run_dir) / FAILED_FILE
@@ -116,13 +126,18 @@ class FailedJobsCallback(Callback):
             )
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """Lists the failed jobs on stderr, one line each, and exits with `FAILED_JOBS_EXIT_CODE` if there are any."""
+        """Lists the failed jobs on stderr and exits with `FAILED_JOBS_EXIT_CODE` if there are any.
+
+        A job whose failure this process said already (`announce_failure`: a job of the basic launcher, or one whose
+        config did not compose) is not listed again; the last line counts them all.
+        """
         sweep_dir = Path(config.hydra.sweep.dir)
         failures = find_failures(sweep_dir)
         if not failures:
             return
         for failure in failures:
-            print(f"error: {failure.describe()}", file=sys.stderr)
+            if failure.job is None or failure.job not in _ANNOUNCED:
+                print(f"error: {failure.describe()}", file=sys.stderr)
         print(
             f"error: {len(failures)} job(s) of the sweep failed (a {FAILED_FILE} file in each one's directory); "
             f"`python scripts/summarize_runs.py {sweep_dir}` lists every run",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import OmegaConf
 
-from simplexity.config.run_files import CONFIG_FILE, latest_config_path
+from simplexity.config.run_files import CONFIG_FILE, read_latest_config
 from simplexity.logging import flatten_config, read_jsonl_metrics
 from simplexity.run_record import METRICS_FILE
 from simplexity.sweeps.failed_jobs import FAILED_FILE, FailedJob, read_failure
@@ -80,13 +80,10 @@ def find_run_dirs(root: str | Path) -> list[Path]:
 
 def latest_config(run_dir: Path) -> dict[str, Any] | None:
     """Returns the run's resolved config: `config.N.yaml` of the latest resume, else `config.yaml`; None if none."""
-    path = latest_config_path(run_dir)
-    if path is None:
+    found = read_latest_config(run_dir)
+    if found is None or isinstance(found[1], str):  # a damaged file: the run shows as failed, the others are listed
         return None
-    try:
-        content = OmegaConf.to_container(OmegaConf.load(path))
-    except Exception:  # a half-written or foreign file: the run shows as failed, the others are still listed
-        return None
+    content = OmegaConf.to_container(found[1])
     return {str(key): value for key, value in content.items()} if isinstance(content, dict) else None
 
 

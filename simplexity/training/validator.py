@@ -13,6 +13,7 @@ from simplexity.generative_processes import GenerativeProcess, SpecialTokenProce
 from simplexity.predictive_models import PredictiveModel
 from simplexity.training.data import sample_sequences
 from simplexity.training.loss import cross_entropy
+from simplexity.training.memory import check_validation_fits
 
 _VALIDATION_DATA_STREAM = 2
 
@@ -82,6 +83,8 @@ class Validator:
     """
 
     def __init__(self, model: PredictiveModel, config: ValidationConfig, sequence_len: int):
+        process = config.process
+        check_validation_fits(config.num_sequences, sequence_len, process.vocab_size, process.num_states)
         key = jax.random.fold_in(jax.random.key(config.seed), _VALIDATION_DATA_STREAM)
         self.tokens = sample_sequences(config.process, key, config.num_sequences, sequence_len + 1)
         exact = config.process.next_token_distributions(np.asarray(self.tokens[:, :-1]))

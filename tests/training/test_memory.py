@@ -1,0 +1,51 @@
+"""Memory checks before a run allocates, and XLA's out-of-memory error as one line naming the sizes' keys."""
+
+import json
+
+import jax
+import pytest
+
+from simplexity.config import ConfigError, load_config
+from simplexity.experiment import Experiment
+from simplexity.run import exit_status, run_experiment
+from simplexity.training import memory
+
+
+def test_a_validation_set_larger_than_the_free_memory_is_refused_naming_its_key(monkeypatch):
+    # 10 sequences of 8 positions over 3 tokens and 3 states: 80 cells of 4 float64 vocabulary arrays and a belief
+    # state (80 * 15 * 8 bytes), and 10 * 9 int32 tokens.
+    needed = 80 * (4 * 3 + 3) * 8 + 10 * 9 * 4
+    monkeypatch.setattr(memory, "device_memory_available", lambda: None)
+    monkeypatch.setattr(memory, "host_memory_available", lambda: needed - 1)
+    with pytest.raises(ConfigError, match=r"^validation\.num_sequences=10: the validation set \(10 sequences"):
+        memory.check_validation_fits(10, 8, 3, 3)
+    device_arrays = 80 * 4 * 3 * 4 + 10 * 9 * 4  # on a CPU they are host memory too
+    monkeypatch.setattr(memory, "host_memory_available", lambda: needed + device_arrays)
+    memory.check_validation_fits(10, 8, 3, 3)
+
+
+def test_a_training_step_larger_than_the_free_device_memory_is_refused_naming_the_batch_size(monkeypatch):
+    needed = 4 * 9 * 4 + 4 * 8 * 3 * 3 * 4 + 100 * 5 * 4  # tokens, logits with two companions, parameter copies
+    monkeypatch.setattr(memory, "device_memory_available", lambda: needed - 1)
+    with pytest.raises(ConfigError, match=r"^training\.batch_size=4: a training step .* of device memory"):
+        memory.check_step_fits(4, 8, 3, 100)
+    monkeypatch.setattr(memory, "device_memory_available", lambda: needed)
+    memory.check_step_fits(4, 8, 3, 100)
+
+
+def test_running_out_of_memory_while_training_is_one_line_naming_the_sizes(monkeypatch, tmp_path):
+    def exhausted(self, **kwargs):
+        raise jax.errors.JaxRuntimeError(
+            "RESOURCE_EXHAUSTED: Out of memory while trying to allocate 123456789 bytes.\nBufferAssignment OOM Debug."
+        )
+
+    monkeypatch.setattr(Experiment, "train", exhausted)
+    run_dir = tmp_path / "run"
+    with pytest.raises(ConfigError) as raised:
+        run_experiment(load_config(["training=tiny"]), run_dir)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("training.batch_size=4, training.sequence_len=8, predictive_model.instance (40947 param")
+    assert "out of memory (RESOURCE_EXHAUSTED: Out of memory while trying to allocate 123456789 bytes.)" in message
+    assert exit_status(raised.value) == 2
+    assert json.loads((run_dir / "provenance.json").read_text())[-1]["exit_status"] == 2
