@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import ConfigCompositionException, HydraException, MissingConfigException, OverrideParseException
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
 from simplexity.config.errors import StorageError, UserError, one_line
@@ -42,8 +42,30 @@ def _override_key(group: str, option: str) -> str:
     return group
 
 
+# Configs that Hydra plugins ship, which the shipped launcher and sweeper options extend: the extra that installs each.
+PLUGIN_CONFIGS = {
+    "hydra/launcher/submitit_local": ("hydra-submitit-launcher", "sweeps"),
+    "hydra/launcher/submitit_slurm": ("hydra-submitit-launcher", "sweeps"),
+    "hydra/sweeper/optuna": ("hydra-optuna-sweeper", "sweeps"),
+}
+_MISSING_PLUGIN = re.compile(r"In '(hydra/\w+)/(\w+)': Could not load '([\w/]+)'")
+
+
+def _missing_plugin(error: BaseException) -> str | None:
+    """Returns the line for an option whose Hydra plugin is not installed (a missing extra), or None."""
+    match = _MISSING_PLUGIN.search(str(error))
+    if match is None or match.group(3) not in PLUGIN_CONFIGS:
+        return None
+    group, option = match.group(1), match.group(2)
+    package, extra = PLUGIN_CONFIGS[match.group(3)]
+    return f'{group}={option}: needs {package}, which is not installed: pip install "simplexity[{extra}]"'
+
+
 def describe_user_error(error: BaseException) -> str:
     """Returns a one-line description of a configuration mistake."""
+    missing_plugin = _missing_plugin(error)
+    if missing_plugin is not None:
+        return missing_plugin
     if _is_run_directory_error(error):
         assert isinstance(error, OSError)
         return f"hydra.run.dir: {error.filename} cannot be created ({error.strerror})"
@@ -103,24 +125,46 @@ def report_config_errors(task: Callable[[DictConfig], Any]) -> Callable[[DictCon
                 failure = record_failure(hydra_config.runtime.output_dir, hydra_config.job.num, overrides, str(error))
                 announce_failure(failure)
                 return math.inf
-            remove_if_created_empty(Path(hydra_config.runtime.output_dir))
+            pattern = OmegaConf.to_container(hydra_config.run, resolve=False)["dir"]  # type: ignore[index]
+            remove_if_created_empty(Path(hydra_config.runtime.output_dir), computed_parent_count(str(pattern)))
             _exit_with(str(error), error.exit_code)
 
     return wrapped
 
 
-def remove_if_created_empty(directory: Path) -> None:
-    """Removes `directory` if it is empty and this command made it.
+def remove_if_created_empty(directory: Path, computed_parents: int = 0) -> None:
+    """Removes `directory` if it is empty and this command made it, then up to `computed_parents` empty parents.
 
     Hydra makes the run directory before the task checks the config, so a rejected config would otherwise leave
-    an empty directory behind. Parents Hydra made with it stay: a parent's status time changes whenever an entry
-    is added, so it cannot tell a parent made now from an empty one the user made earlier.
+    an empty directory behind, and with the default `outputs/DATE/TIME` an empty `DATE/` above it. The parents
+    removed are those whose names the `hydra.run.dir` pattern computes (`${now:...}`, see `computed_parent_count`):
+    a parent's status time changes whenever an entry is added, so the clock cannot tell a parent made now from an
+    empty one made earlier, and a parent the pattern names literally (`outputs/`) is the user's and stays.
     """
     try:
-        if directory.is_dir() and not any(directory.iterdir()) and directory.stat().st_ctime >= _COMMAND_STARTED_AT:
-            directory.rmdir()
+        if not directory.is_dir() or any(directory.iterdir()) or directory.stat().st_ctime < _COMMAND_STARTED_AT:
+            return
+        directory.rmdir()
+        for parent in list(directory.parents)[:computed_parents]:
+            if any(parent.iterdir()):
+                break
+            parent.rmdir()
     except OSError:
         pass  # nothing was written there; a directory that cannot be inspected or removed is left as it is
+
+
+def computed_parent_count(pattern: str) -> int:
+    """Returns how many of the run directory's parents the pattern computes: its trailing interpolated components.
+
+    `outputs/${now:%Y-%m-%d}/${now:%H-%M-%S}` computes one parent (the date), below the literal `outputs`.
+    """
+    components = [component for component in re.split(r"/(?![^{]*})", pattern) if component]
+    count = 0
+    for component in reversed(components[:-1]):
+        if "${" not in component:
+            break
+        count += 1
+    return count
 
 
 def run_reporting_user_errors(app: Callable[[], Any]) -> None:

@@ -5,6 +5,7 @@ work from any directory once simplexity is installed. A directory of your own co
 with `hydra.searchpath=[file:///ABSOLUTE/DIR]`: its groups' options are then selectable beside the shipped ones.
 """
 
+import sys
 from pathlib import Path
 
 import hydra
@@ -16,6 +17,7 @@ from simplexity.analysis import analysis_options, analyze_run, format_report
 from simplexity.analysis.trained_run import SWEEP_TABLE, analyze_sweep, format_sweep_table, sweep_run_dirs
 from simplexity.cli import report_config_errors, run_reporting_user_errors
 from simplexity.config import ConfigError
+from simplexity.config.loading import expand_override_aliases
 from simplexity.config.schema import register_configs
 from simplexity.run import run_experiment
 
@@ -54,6 +56,7 @@ def train() -> None:
     `simplexity-train --help` lists the config groups and their options; see docs/configuration.md.
     """
     register_configs()
+    sys.argv[1:] = expand_override_aliases(sys.argv[1:])
     run_reporting_user_errors(_train)
 
 

@@ -9,13 +9,30 @@ from omegaconf import DictConfig
 from simplexity.config.schema import register_configs
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+# Short forms of overrides: the training process is chosen from the `generative_process` group into the
+# `training_data_generator` node, so `generative_process=NAME` means that.
+OVERRIDE_ALIASES = {"generative_process": "generative_process@training_data_generator"}
+
+
+def expand_override_aliases(overrides: Sequence[str]) -> list[str]:
+    """Returns `overrides` with each short form (`OVERRIDE_ALIASES`) written out.
+
+    `generative_process=even_ones` becomes `generative_process@training_data_generator=even_ones`; every other
+    override is left as it is.
+    """
+    expanded = []
+    for override in overrides:
+        key, equals, value = override.partition("=")
+        expanded.append(f"{OVERRIDE_ALIASES[key]}={value}" if equals and key in OVERRIDE_ALIASES else override)
+    return expanded
 
 
 def load_config(overrides: Sequence[str] = (), config_dir: str | Path = CONFIG_DIR) -> DictConfig:
     """Returns the config `python run_experiment.py OVERRIDES...` would run, composed by Hydra.
 
     Arguments:
-        overrides: command-line style overrides, e.g. `["predictive_model=transformer", "seed=3"]`.
+        overrides: command-line style overrides, e.g. `["predictive_model=transformer", "seed=3"]`; the short
+            forms of `expand_override_aliases` are accepted.
         config_dir: the directory holding `train.yaml` (the package's `simplexity/configs/` by default).
 
     Example:
@@ -25,4 +42,4 @@ def load_config(overrides: Sequence[str] = (), config_dir: str | Path = CONFIG_D
     """
     register_configs()
     with initialize_config_dir(config_dir=str(Path(config_dir).absolute()), version_base=None):
-        return compose(config_name="train", overrides=list(overrides))
+        return compose(config_name="train", overrides=expand_override_aliases(overrides))

@@ -4,7 +4,8 @@ The primary config (`simplexity/configs/train.yaml`) starts from `train_schema`,
 into it is checked against these dataclasses while Hydra composes: an unknown key or a value of the wrong type
 stops the run before anything is built. The composed config is then converted once into these dataclasses
 (`experiment_config`), whose `check` methods hold the range and cross-key checks; below that boundary the code
-reads typed fields. Each group's schema is also stored as `schema/<group>` for configs of your own.
+reads typed fields. A YAML of your own in a group is checked against that group's node of `train_schema` as it is
+composed, like the shipped ones.
 """
 
 from collections.abc import Mapping
@@ -349,22 +350,6 @@ class ExperimentConfig:
         self.analysis.check(self.training.log_every, self.training.sequence_len)
 
 
-GROUP_SCHEMAS: dict[str, type] = {
-    "generative_process": DataGeneratorConfig,
-    "predictive_model": PredictiveModelConfig,
-    "training": TrainingSettings,
-    "training/optimizer": OptimizerConfig,
-    "training/schedule": ScheduleConfig,
-    "validation": ValidationSettings,
-    "logging": LoggingSettings,
-    "persistence": PersistenceSettings,
-    "analysis": AnalysisSettings,
-}
-
-
 def register_configs() -> None:
-    """Stores `train_schema` and `schema/<group>` for every group in Hydra's ConfigStore (idempotent)."""
-    store = ConfigStore.instance()
-    store.store(name="train_schema", node=ExperimentConfig)
-    for group, schema in GROUP_SCHEMAS.items():
-        store.store(group="schema", name=group.replace("/", "_"), node=schema)
+    """Stores `train_schema` in Hydra's ConfigStore (idempotent): a config, not a group a user chooses from."""
+    ConfigStore.instance().store(name="train_schema", node=ExperimentConfig)
