@@ -7,6 +7,7 @@ tracking URI a run directory keeps its own store: the SQLite database `mlflow.db
 """
 
 import json
+import logging
 import os
 import re
 import sys
@@ -91,7 +92,16 @@ def mlflow_client(tracking_uri: str) -> MlflowClient:
         # A server that proxies artifacts hands out `mlflow-artifacts:` URIs, which MLflow 2.x resolves against
         # the process's tracking URI rather than the client's: point it at the same server.
         mlflow.set_tracking_uri(tracking_uri)
-    return MlflowClient(tracking_uri=tracking_uri)
+    if database is None:
+        return MlflowClient(tracking_uri=tracking_uri)
+    # The client opens the store, and MLflow creates a new database's tables (its alembic migrations), which
+    # logs dozens of INFO lines on stderr (MLflow 2.x) or two (MLflow 3); warnings and errors still show.
+    level = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        return MlflowClient(tracking_uri=tracking_uri)
+    finally:
+        logging.disable(level)
 
 
 def read_run_record(run_dir: str | Path) -> dict[str, str] | None:

@@ -54,12 +54,23 @@ def read_back(run_dir: Path, cwd: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> Path:
-    """A tiny run with `logging=mlflow` and no tracking URI."""
+def finished(tmp_path_factory) -> tuple[Path, str]:
+    """A tiny run with `logging=mlflow` and no tracking URI: its run directory, and what it printed."""
     run_dir = tmp_path_factory.mktemp("run")
     result = run_experiment("training=tiny", "logging=mlflow", f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr
-    return run_dir
+    return run_dir, result.stdout + result.stderr
+
+
+@pytest.fixture
+def finished_run(finished) -> Path:
+    return finished[0]
+
+
+@pytest.mark.slow
+def test_creating_the_store_prints_nothing_of_its_migrations(finished):
+    output = finished[1]
+    assert "alembic" not in output and "database tables" not in output
 
 
 @pytest.mark.slow
