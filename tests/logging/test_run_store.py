@@ -11,7 +11,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from simplexity.config.schema import LoggingSettings
-from simplexity.logging import MlflowLogger, read_run_record
+from simplexity.logging import MlflowLogger, log_analysis_artifacts, read_run_record
 from simplexity.logging.mlflow_logger import END_KEYS, default_tracking_uri
 from simplexity.logging.run_loggers import make_loggers
 from tests.command_line import run_experiment
@@ -124,3 +124,12 @@ def test_a_resume_into_a_run_directory_with_a_file_store_continues_there(tmp_pat
 
 def test_a_new_run_directory_gets_a_sqlite_store(tmp_path):
     assert default_tracking_uri(tmp_path) == f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.mark.slow
+def test_the_analysis_is_logged_into_the_run_directory_store(finished_run, tmp_path):
+    (tmp_path / "analysis.json").write_text("{}")
+    assert log_analysis_artifacts(finished_run, [tmp_path / "analysis.json"])
+    run = read_back(finished_run, cwd=tmp_path)
+    assert "analysis" in run["artifacts"] and run["status"] == "FINISHED"
+    assert list((finished_run / "mlartifacts").rglob("analysis/analysis.json"))
