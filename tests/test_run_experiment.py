@@ -146,9 +146,3 @@ def test_a_non_finite_loss_ends_in_one_line_naming_the_step_and_keeps_the_checkp
     step, kept = map(int, re.findall(r"step (\d+)", lines[0]))
     assert kept == step - 1
     assert sorted(int(path.name) for path in (tmp_path / "checkpoints").iterdir())[-1] == kept
-
-
-def test_mlflow_logging_writes_a_local_store_in_the_run_directory(tmp_path):
-    result = run_experiment("training=tiny", "logging=mlflow", f"hydra.run.dir={tmp_path}")
-    assert result.returncode == 0, result.stderr
-    assert (tmp_path / "mlruns").is_dir()

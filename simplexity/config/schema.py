@@ -194,7 +194,7 @@ class ValidationSettings:
 class MlflowSettings:
     """`logging.mlflow`: where MLflow runs go."""
 
-    tracking_uri: str | None = None  # null: a file store in the run directory
+    tracking_uri: str | None = None  # null: a SQLite store in the run directory (mlflow.db)
     experiment_name: str = "simplexity"
 
 

@@ -1,10 +1,13 @@
 """Logs a run to MLflow: one MLflow run per run directory, continued when the run resumes there.
 
 The run records parameters, tags, every scalar metric, the resolved config and the run directory's config file
-as artifacts, the run's provenance, and later the analysis of the run (`log_analysis_artifacts`).
+as artifacts, the run's provenance, and later the analysis of the run (`log_analysis_artifacts`). Without a
+tracking URI a run directory keeps its own store: the SQLite database `mlflow.db` with the artifacts in
+`mlartifacts/` (`default_tracking_uri`), which any MLflow client opens.
 """
 
 import json
+import logging
 import os
 import re
 import sys
@@ -28,14 +31,21 @@ from simplexity.config.errors import one_line
 from simplexity.config.run_files import latest_config_path
 from simplexity.logging.flat_config import flatten_config
 from simplexity.logging.tracking_outage import TrackingOutage
-from simplexity.logging.tracking_uri import file_store_path, server_answer
+from simplexity.logging.tracking_uri import database_path, file_store_path, server_answer
 
 RUN_FILE = "mlflow_run.json"
+# The run directory's own store: a SQLite database, and the directory of the artifacts of its runs.
+DATABASE_FILE = "mlflow.db"
+ARTIFACTS_DIR = "mlartifacts"
+# The file store a run directory kept before it had a database; a run directory that has one resumes into it.
+FILE_STORE_DIR = "mlruns"
+# Provenance keys whose values are known only when the start ends: never parameters (those cannot change).
+END_KEYS = ("ended_at", "end_step", "exit_status")
 # The key of `mlflow_run.json` that says the MLflow run was left unfinished: the server did not answer at the end.
 UNFINISHED = "unfinished"
 ANALYSIS_ARTIFACTS = "analysis"
-# MLflow 3 keeps the file store (a directory of runs) in maintenance mode behind this switch; it is the
-# simplest store that needs no server or database, which is what a run directory wants.
+# MLflow 3 keeps the file store (a directory of runs) in maintenance mode behind this switch; a run directory
+# with an older file store, or a file: tracking URI, still logs to one.
 _ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 # MLflow's client retries a failed request 7 times with exponential backoff and waits up to 120 s for each
 # answer: minutes of a stalled run when the server goes away. These defaults give up after about a minute at most;
@@ -43,19 +53,55 @@ _ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_TIMEOUT": "20"}
 
 
+def default_tracking_uri(run_dir: str | Path) -> str:
+    """Returns the tracking URI of a run directory without one configured: `sqlite:///<run_dir>/mlflow.db`.
+
+    A run directory whose `mlflow_run.json` names a file store and that has the file store `mlruns/` keeps
+    logging to that file store, so that a resume continues its MLflow run there.
+    """
+    run_dir = Path(run_dir).absolute()
+    record = read_run_record(run_dir)
+    file_store = run_dir / FILE_STORE_DIR
+    if record is not None and file_store_path(record["tracking_uri"]) is not None and file_store.is_dir():
+        return file_store.as_uri()
+    return f"sqlite:///{run_dir / DATABASE_FILE}"
+
+
+def artifact_location(tracking_uri: str) -> str | None:
+    """Returns where a new experiment of a SQLite store keeps its artifacts: `mlartifacts/` beside the database.
+
+    None (the store's default) for any other store. A SQL store's default artifact root is `./mlruns`, relative to
+    the working directory of whichever process creates the experiment.
+    """
+    database = database_path(tracking_uri)
+    return None if database is None else (database.absolute().parent / ARTIFACTS_DIR).as_uri()
+
+
 def mlflow_client(tracking_uri: str) -> MlflowClient:
-    """Returns a client of `tracking_uri`, with `HTTP_DEFAULTS` set and a file store's directory created."""
+    """Returns a client of `tracking_uri`, with `HTTP_DEFAULTS` set and a local store's directory created."""
     for name, value in HTTP_DEFAULTS.items():
         os.environ.setdefault(name, value)
     path = file_store_path(tracking_uri)
     if path is not None:
         os.environ.setdefault(_ALLOW_FILE_STORE, "true")
         path.mkdir(parents=True, exist_ok=True)
+    database = database_path(tracking_uri)
+    if database is not None:
+        database.parent.mkdir(parents=True, exist_ok=True)
     if tracking_uri.startswith(("http://", "https://")):
         # A server that proxies artifacts hands out `mlflow-artifacts:` URIs, which MLflow 2.x resolves against
         # the process's tracking URI rather than the client's: point it at the same server.
         mlflow.set_tracking_uri(tracking_uri)
-    return MlflowClient(tracking_uri=tracking_uri)
+    if database is None:
+        return MlflowClient(tracking_uri=tracking_uri)
+    # The client opens the store, and MLflow creates a new database's tables (its alembic migrations), which
+    # logs dozens of INFO lines on stderr (MLflow 2.x) or two (MLflow 3); warnings and errors still show.
+    level = logging.root.manager.disable
+    logging.disable(logging.INFO)
+    try:
+        return MlflowClient(tracking_uri=tracking_uri)
+    finally:
+        logging.disable(level)
 
 
 def read_run_record(run_dir: str | Path) -> dict[str, str] | None:
@@ -82,8 +128,8 @@ class MlflowLogger:
     that run (its status back to RUNNING, in its own experiment) instead. MLflow parameters cannot change, so a
     resumed run logs only the config keys it has not logged yet as parameters, and each changed value as the tag
     `resumed.<key>` (the value of the latest start). The provenance of every start is kept: as tags
-    `provenance.<key>` (the latest start), as parameters of the first start, and as the artifact
-    `provenance/<started_at>.json`.
+    `provenance.<key>` (the latest start), as parameters of the first start (without the values known only at
+    its end, `END_KEYS`, and without null values), and as the artifact `provenance/<started_at>.json`.
 
     A tracking store that stops answering mid-run never stops training: one warning line on stderr, the calls
     are held (the newest `HELD_VALUES_LIMIT` metric values) and made when the store answers again, asked at most
@@ -92,8 +138,9 @@ class MlflowLogger:
     had, since which step calls were lost, and why, and the MLflow run stays RUNNING until a resume reopens it.
 
     Arguments:
-        tracking_uri: where runs are stored, e.g. `file:///.../mlruns` or `http://host:5000`.
-        experiment_name: the MLflow experiment of a new run, created when missing.
+        tracking_uri: where runs are stored, e.g. `sqlite:///.../mlflow.db` or `http://host:5000`.
+        experiment_name: the MLflow experiment of a new run, created when missing (in a SQLite store with its
+            artifacts beside the database, `artifact_location`).
         run_name: the MLflow run's name.
         run_dir: the run directory whose MLflow run this is; None: a new run, recorded nowhere.
     """
@@ -117,7 +164,11 @@ class MlflowLogger:
             self._write_run_record(record)  # reopened: no longer unfinished
             return
         experiment = self._client.get_experiment_by_name(experiment_name)
-        experiment_id = experiment.experiment_id if experiment else self._client.create_experiment(experiment_name)
+        experiment_id = (
+            experiment.experiment_id
+            if experiment
+            else self._client.create_experiment(experiment_name, artifact_location=artifact_location(tracking_uri))
+        )
         self.run_id, self.resumed = self._client.create_run(experiment_id, run_name=run_name).info.run_id, False
         self._write_run_record({"tracking_uri": tracking_uri, "experiment_id": experiment_id, "run_id": self.run_id})
 
@@ -175,7 +226,9 @@ class MlflowLogger:
         """Logs where and from what this start of the run came, as tags, parameters of a new run, and an artifact.
 
         Every key becomes the tag `provenance.<key>` (nested keys joined with dots, values as text, cut to MLflow's
-        limits); on a new run the same become parameters. The record itself is the artifact
+        limits); a null value of one of `END_KEYS` (a start not ended yet) removes that tag, left by an earlier
+        start, instead. On a new run the keys with a value, but for `END_KEYS`, become parameters as well: a
+        parameter cannot change later. The record itself is the artifact
         `provenance/<started_at>.json` (`:` as `-`), or `provenance/<N>.json` without `started_at`, N the number of
         starts recorded before.
         """
@@ -183,10 +236,22 @@ class MlflowLogger:
         self._send(lambda: self._log_provenance(record))
 
     def _log_provenance(self, record: dict[str, Any]) -> None:
-        flat = {f"provenance.{name}": _text(value) for name, value in flatten_config(record).items()}
-        self._log_tags(flat)
+        values = flatten_config(record)
+        pending = {f"provenance.{name}" for name in END_KEYS if name in values and values[name] is None}
+        tags = {f"provenance.{name}": _text(value) for name, value in values.items()}
+        self._log_tags({key: value for key, value in tags.items() if key not in pending})
+        if self.resumed and pending:
+            logged = self._client.get_run(self.run_id).data.tags
+            for key in sorted(pending & logged.keys()):
+                self._client.delete_tag(self.run_id, key)
         if not self.resumed:
-            self._log_params(flat)
+            self._log_params(
+                {
+                    f"provenance.{name}": _text(value)
+                    for name, value in values.items()
+                    if value is not None and name not in END_KEYS
+                }
+            )
         name = record.get("started_at") or len(self._client.list_artifacts(self.run_id, "provenance"))
         self._client.log_dict(self.run_id, record, f"provenance/{_file_name(str(name))}.json")
 

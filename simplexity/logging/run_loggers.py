@@ -6,13 +6,14 @@ import jax
 
 from simplexity.config.schema import LoggingSettings
 from simplexity.logging.metrics_logger import ConsoleLogger, JsonlLogger, MetricsLogger
-from simplexity.logging.mlflow_logger import MlflowLogger
+from simplexity.logging.mlflow_logger import MlflowLogger, default_tracking_uri
 
 
 def make_loggers(settings: LoggingSettings, run_dir: Path, total_steps: int) -> list[MetricsLogger]:
     """Returns the loggers named in `settings.loggers`; only process 0 of a multi-host run logs.
 
-    The MLflow logger continues the MLflow run that `<run_dir>/mlflow_run.json` names, if any (see `MlflowLogger`).
+    The MLflow logger continues the MLflow run that `<run_dir>/mlflow_run.json` names, if any (see `MlflowLogger`);
+    without a tracking URI its store is in the run directory (`default_tracking_uri`).
     """
     if jax.process_index() != 0:
         return []
@@ -23,6 +24,6 @@ def make_loggers(settings: LoggingSettings, run_dir: Path, total_steps: int) -> 
         elif name == "jsonl":
             loggers.append(JsonlLogger(run_dir / "metrics.jsonl"))
         elif name == "mlflow":
-            uri = settings.mlflow.tracking_uri or (run_dir / "mlruns").as_uri()
+            uri = settings.mlflow.tracking_uri or default_tracking_uri(run_dir)
             loggers.append(MlflowLogger(uri, settings.mlflow.experiment_name, run_name=run_dir.name, run_dir=run_dir))
     return loggers

@@ -1,4 +1,4 @@
-"""Checks an MLflow tracking URI before a run writes anything: its scheme, its server, or its file store.
+"""Checks an MLflow tracking URI before a run writes anything: its scheme, its server, or its local store.
 
 Only the check is here; `simplexity.logging.mlflow_logger` logs. A run calls `check_tracking_uri` before it
 creates its run directory, so that a URI MLflow cannot use ends the run in one line with nothing written.
@@ -43,6 +43,20 @@ def file_store_path(uri: str) -> Path | None:
     return Path(local_file_uri_to_path(uri))
 
 
+def database_path(uri: str) -> Path | None:
+    """Returns the database file of a SQLite URI (`sqlite:///<path>`), or None for any other URI or an in-memory one.
+
+    Example:
+        >>> database_path("sqlite:////runs/a/mlflow.db")
+        PosixPath('/runs/a/mlflow.db')
+    """
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    path = uri[len(prefix) :].split("?", 1)[0]
+    return None if path in {"", ":memory:"} else Path(path)
+
+
 def server_answer(uri: str, timeout_seconds: float = 5.0) -> str | None:
     """Returns None when an HTTP(S) tracking server answers `GET <uri>/health` in time, or else why not.
 
@@ -65,9 +79,10 @@ def check_tracking_uri(uri: str, timeout_seconds: float = 5.0) -> None:
     """Raises a `TrackingUriError` (exit code 6) naming `logging.mlflow.tracking_uri` when MLflow cannot log to `uri`.
 
     Checked: a URI without a scheme is an absolute path (a relative one would be taken from whichever directory
-    the command runs in); the scheme is one MLflow has a tracking store for (see `tracking_schemes`); an HTTP(S) server
-    answers within `timeout_seconds` (see `server_answer`); a file store's directory exists or can be created.
-    Nothing is written. Database and Databricks URIs are checked for their scheme only.
+    the command runs in); the scheme is one MLflow has a tracking store for (see `tracking_schemes`); an HTTP(S)
+    server answers within `timeout_seconds` (see `server_answer`); a file store's directory, or a SQLite
+    database's directory, exists or can be created. Nothing is written. Other database URIs and Databricks are
+    checked for their scheme only.
 
     Example:
         >>> check_tracking_uri("ftp://127.0.0.1/runs")
@@ -85,7 +100,7 @@ def check_tracking_uri(uri: str, timeout_seconds: float = 5.0) -> None:
             KEY,
             uri,
             f"MLflow has no tracking store for the scheme {scheme!r}; use a path, a file:, http(s): or database "
-            "URI, or null for a file store in the run directory",
+            "URI, or null for a SQLite store in the run directory",
         )
     if scheme in {"http", "https"}:
         reason = server_answer(uri, timeout_seconds)
@@ -95,19 +110,24 @@ def check_tracking_uri(uri: str, timeout_seconds: float = 5.0) -> None:
             )
     path = file_store_path(uri)
     if path is not None:
-        _check_creatable(uri, path.absolute())
+        _check_creatable(uri, path.absolute(), "the file store")
+    database = database_path(uri)
+    if database is not None:
+        if database.is_dir():
+            raise TrackingUriError.invalid(KEY, uri, f"the SQLite database {database.absolute()} is a directory")
+        _check_creatable(uri, database.absolute().parent, "the directory of the SQLite database")
 
 
-def _check_creatable(uri: str, path: Path) -> None:
+def _check_creatable(uri: str, path: Path, what: str) -> None:
     """Raises a `TrackingUriError` unless `path` is a directory or could be created as one (without creating it)."""
     existing = path
     while not existing.exists():
         existing = existing.parent
     if not existing.is_dir():
         where = "is not a directory" if existing == path else f"cannot be created: {existing} is not a directory"
-        raise TrackingUriError.invalid(KEY, uri, f"the file store {path} {where}")
+        raise TrackingUriError.invalid(KEY, uri, f"{what} {path} {where}")
     if existing != path and not os.access(existing, os.W_OK | os.X_OK):
-        raise TrackingUriError.invalid(KEY, uri, f"the file store {path} cannot be created: {existing} is not writable")
+        raise TrackingUriError.invalid(KEY, uri, f"{what} {path} cannot be created: {existing} is not writable")
 
 
 def _ssl_context(uri: str) -> ssl.SSLContext | None:

@@ -182,6 +182,32 @@ def test_mlflow_logs_provenance_as_tags_params_and_one_artifact_per_start(tmp_pa
     assert json.loads(Path(record).read_text()) == PROVENANCE
 
 
+def test_mlflow_keeps_null_provenance_and_the_values_of_the_end_out_of_the_params(tmp_path):
+    started = {**PROVENANCE, "git_commit": None, "ended_at": None, "end_step": None, "exit_status": None}
+    ended = {**started, "ended_at": "2026-12-01T13:05:00+00:00", "end_step": 10, "exit_status": 0}
+    end_tags = {"provenance.ended_at", "provenance.end_step", "provenance.exit_status"}
+    first = start_mlflow_logger(tmp_path)
+    first.log_provenance(started)
+    first.log_provenance(ended)
+    first.close()
+    client = MlflowClient((tmp_path / "mlruns").as_uri())
+    run = client.get_run(first.run_id)
+    assert [key for key, value in run.data.params.items() if value in {"null", "None"}] == []
+    assert not ({"provenance.git_commit"} | end_tags) & run.data.params.keys()
+    assert run.data.params["provenance.start_step"] == "0"
+    assert {key: run.data.tags[key] for key in end_tags} == {
+        "provenance.ended_at": "2026-12-01T13:05:00+00:00",
+        "provenance.end_step": "10",
+        "provenance.exit_status": "0",
+    }
+    resumed = start_mlflow_logger(tmp_path)
+    resumed.log_provenance({**started, "started_at": "2026-12-01T14:00:00+00:00", "start_step": 10})
+    tags = client.get_run(first.run_id).data.tags
+    assert not end_tags & tags.keys()  # the start in progress has not ended: no end of an earlier start shown
+    assert tags["provenance.start_step"] == "10"
+    resumed.close()
+
+
 def test_the_analysis_is_logged_into_the_run_without_changing_its_status(tmp_path):
     logger = start_mlflow_logger(tmp_path)
     logger.close()

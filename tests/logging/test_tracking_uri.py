@@ -90,3 +90,18 @@ def test_file_store_paths(uri, expected):
 def test_database_and_databricks_uris_pass_on_their_scheme():
     check_tracking_uri("sqlite:////nonexistent/mlflow.db")
     check_tracking_uri("databricks")
+
+
+def test_a_sqlite_database_under_a_file_or_that_is_a_directory_is_refused(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match=r"the directory of the SQLite database .*/file is not a directory"):
+        check_tracking_uri(f"sqlite:///{tmp_path / 'file' / 'mlflow.db'}")
+    with pytest.raises(ConfigError, match=r"the SQLite database .*/new is a directory"):
+        (tmp_path / "new").mkdir()
+        check_tracking_uri(f"sqlite:///{tmp_path / 'new'}")
+
+
+def test_a_sqlite_database_that_can_be_created_passes_and_is_not_created(tmp_path):
+    check_tracking_uri(f"sqlite:///{tmp_path / 'runs' / 'mlflow.db'}")
+    check_tracking_uri("sqlite:///:memory:")
+    assert list(tmp_path.iterdir()) == []
