@@ -50,7 +50,7 @@ def raw_records(run_dir: Path) -> list[dict]:
 
 def test_metrics_have_one_row_per_step_holding_the_resumed_runs_values(run_dir):
     raw = raw_records(run_dir)
-    assert [record["step"] for record in raw] == [5, 10, 15, 20, 15, 20, 25, 30]
+    assert [record["step"] for record in raw] == [0, 5, 10, 15, 20, 15, 20, 25, 30]
     metrics = load_run(run_dir).metrics
     assert metrics.index.name == "step"
     assert list(metrics.index) == [5, 10, 15, 20, 25, 30]

@@ -24,7 +24,7 @@ def test_loss_decreases_on_mess3(mess3):
     config = TrainingConfig(sequence_len=16, batch_size=32, num_steps=300, log_every=50)
     result = train(model, mess3, optax.adam(3e-3), config, seed=0)
     losses = [record["loss"] for record in result.metrics]
-    assert [record["step"] for record in result.metrics] == [50, 100, 150, 200, 250, 300]
+    assert [record["step"] for record in result.metrics] == [0, 50, 100, 150, 200, 250, 300]
     assert losses[-1] < losses[0]
     assert losses[-1] < math.log(3) - 0.005
 
@@ -124,4 +124,4 @@ def test_checkpoint_steps_add_checkpoints_without_moving_the_others(mess3, tiny_
     result = train(tiny_gru_rnn, mess3, optax.adam(1e-3), config, seed=0, checkpointer=checkpointer)
     checkpointer.close()
     assert Checkpointer(tmp_path / "checkpoints").steps() == [1, 5, 6, 12]
-    assert [record["step"] for record in result.metrics] == [4, 8, 12]
+    assert [record["step"] for record in result.metrics] == [0, 4, 8, 12]
