@@ -1,8 +1,10 @@
 """Destinations for the metrics logged during training: the console and a JSON-lines file."""
 
 import datetime
+import io
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -179,10 +181,12 @@ class ConsoleLogger:
                 initial=self._start_step,
                 file=self._stream,
                 unit="step",
-                dynamic_ncols=True,
+                # A terminal that reports no width (a pseudo-terminal nobody sized) gets 100 columns, not none.
+                dynamic_ncols=_columns(self._stream) > 0,
+                ncols=None if _columns(self._stream) > 0 else 100,
                 mininterval=0,  # it is redrawn only at logging points, each of which should show
                 smoothing=0.3,
-                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}] {postfix}",
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]",
             )
         return self._bar
 
@@ -198,6 +202,14 @@ def _is_terminal(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # a stream without isatty, or one already closed
         return False
+
+
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal `stream` writes to; 0 where it reports none."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return 0
 
 
 def _rate(steps_per_second: float) -> str:

@@ -1,6 +1,8 @@
 """The console's progress display: redrawn in place on a terminal, plain flushed lines elsewhere."""
 
 import io
+import os
+import pty
 
 from simplexity.logging import ConsoleLogger
 
@@ -70,3 +72,24 @@ def test_a_run_resumed_part_way_starts_its_bar_at_the_resumed_step():
     display.log(8, {"loss": 1.0, "steps_per_second": 2.0})
     display.close()
     assert "8/10" in stream.getvalue() and "80%" in stream.getvalue()
+
+
+def test_a_terminal_that_reports_no_width_still_shows_the_line_and_the_closing_line():
+    parent, child = pty.openpty()  # a pseudo-terminal nobody sized: 0 columns
+    with os.fdopen(child, "w") as stream:
+        display = ConsoleLogger(total_steps=6, stream=stream)
+        display.log(2, {"loss": 1.5, "steps_per_second": 4.0})
+        display.finish(2, {"loss": 1.5}, wall_seconds=3.0)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(parent, 4096)
+        except OSError:  # the other end is closed and everything was read
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(parent)
+    text = output.decode()
+    assert any("2/6" in part and "loss=1.50000 4.0 steps/s" in part for part in text.split("\r"))
+    assert "finished at step 2/6; loss=1.50000; wall time 0:00:03" in text

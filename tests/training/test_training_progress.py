@@ -18,7 +18,8 @@ def test_train_prints_nothing_by_default_and_its_progress_when_asked(mess3, caps
     shown = train(tiny_model(), mess3, optax.adam(1e-2), CONFIG, seed=0, progress=True)
     lines = capsys.readouterr().out.splitlines()
     assert lines[1].startswith("compiled the training step (1 steps per call) in ")
-    assert [line.split(" step ")[1].split()[0] for line in lines[:1] + lines[2:6]] == ["0/4", "1/4", "2/4", "3/4", "4/4"]
+    steps = [line.split(" step ")[1].split()[0] for line in lines[:1] + lines[2:6]]
+    assert steps == ["0/4", "1/4", "2/4", "3/4", "4/4"]
     assert lines[6].startswith(f"finished at step 4/4; loss={shown.metrics[-1]['loss']:.5f}; wall time ")
     assert len(lines) == 7
     assert [record["loss"] for record in quiet.metrics] == [record["loss"] for record in shown.metrics]
