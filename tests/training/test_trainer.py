@@ -111,6 +111,8 @@ def test_a_huge_learning_rate_stops_the_run_naming_the_step(mess3):
 def test_logged_learning_rate_follows_the_schedule(mess3, tiny_gru_rnn):
     schedule = learning_rate_schedule("warmup_cosine", 0.01, num_steps=12, warmup_steps=4, final_fraction=0.1)
     records = train(tiny_gru_rnn, mess3, optax.adam(schedule), TINY, seed=0, learning_rate=schedule).metrics
+    assert "learning_rate" not in records[0]  # step 0: no step has been taken with any learning rate
+    records = records[1:]
     assert [round(r["learning_rate"], 6) for r in records] == [
         round(float(np.asarray(schedule(s - 1))), 6) for s in (4, 8, 12)
     ]
