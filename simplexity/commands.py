@@ -41,13 +41,18 @@ def _analyze(cfg: DictConfig) -> None:
     options = analysis_options(cfg)
     run_dir = Path(cfg.run_dir)
     if not (run_dir / "config.yaml").is_file() and sweep_run_dirs(run_dir):
-        rows = analyze_sweep(run_dir, options)
+        rows = analyze_sweep(run_dir, options, progress=_show_progress)
         print(format_sweep_table(rows))
         print(f"wrote analysis.json into each of {len(rows)} runs and {SWEEP_TABLE} to {run_dir}")
         return
-    report = analyze_run(run_dir, options)
+    report = analyze_run(run_dir, options, progress=_show_progress)
     print(format_report(report))
     print(f"wrote analysis.json and {', '.join(report['figures'])} to {report['output_dir']}")
+
+
+def _show_progress(line: str) -> None:
+    """Prints one line of the analysis' progress at once, also when standard output is a pipe or a file."""
+    print(line, flush=True)
 
 
 def train() -> None:

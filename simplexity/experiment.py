@@ -15,7 +15,7 @@ from simplexity.config import ConfigError, ExperimentConfig, validate_experiment
 from simplexity.config.errors import one_line
 from simplexity.config.schema import DataGeneratorConfig
 from simplexity.generative_processes import GenerativeProcess, estimate_entropy_rate
-from simplexity.logging import MetricsLogger
+from simplexity.logging import ConsoleLogger, MetricsLogger
 from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import PredictiveModel, as_predictive_model
 from simplexity.training import (
@@ -51,8 +51,12 @@ class Experiment:
         checkpointer: Checkpointer | None = None,
         resume_from: TrainState | None = None,
         evaluations: Sequence[PeriodicEvaluation] = (),
+        progress: bool | ConsoleLogger = False,
     ) -> TrainResult:
-        """Trains the model as the command line would (without writing a run directory unless given loggers)."""
+        """Trains the model as the command line would (without writing a run directory unless given loggers).
+
+        Quiet unless `progress` (see `simplexity.training.train`).
+        """
         return train(
             self.model,
             self.process,
@@ -66,6 +70,7 @@ class Experiment:
             learning_rate=self.learning_rate,
             evaluations=evaluations,
             entropy_rate=training_entropy_rate(self.process),
+            progress=progress,
         )
 
 

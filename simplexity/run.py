@@ -16,7 +16,7 @@ from simplexity.config.resume_changes import check_resume_changes, describe_chan
 from simplexity.config.run_files import write_config_file
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.interruption import exit_code_of
-from simplexity.logging import check_tracking_uri, make_loggers
+from simplexity.logging import ConsoleLogger, check_tracking_uri, make_loggers
 from simplexity.persistence import Checkpointer, resolve_resume
 from simplexity.persistence.checkpointer import CheckpointWriteError
 from simplexity.persistence.provenance import ProvenanceLog, collect_provenance
@@ -121,6 +121,11 @@ def _train_in(
     record = collect_provenance(start_step) | ({"changed": changed} if changed else {})
     provenance = ProvenanceLog(run_dir, record) if jax.process_index() == 0 else None
     loggers = make_loggers(config.logging, run_dir, experiment.training.num_steps)
+    # The console logger is the progress display, which the training loop drives itself.
+    display = next((logger for logger in loggers if isinstance(logger, ConsoleLogger)), None)
+    if display is not None:
+        loggers.remove(display)
+        display = ConsoleLogger(experiment.training.num_steps, start_step=start_step, run_dir=run_dir)
     checkpointer = None if checkpoint_dir is None else Checkpointer(checkpoint_dir, config.persistence.max_to_keep)
     resolved: Any = OmegaConf.to_container(OmegaConf.structured(config))
     failed = True
@@ -130,7 +135,11 @@ def _train_in(
             if provenance is not None:
                 logger.log_provenance(provenance.record)
         result = experiment.train(
-            loggers=loggers, checkpointer=checkpointer, resume_from=state, evaluations=evaluations
+            loggers=loggers,
+            checkpointer=checkpointer,
+            resume_from=state,
+            evaluations=evaluations,
+            progress=display or False,
         )
         failed = False
     except (NonFiniteLossError, TrainingInterruptedError, CheckpointWriteError) as error:
@@ -266,4 +275,4 @@ def _print_header(experiment: Experiment, run_dir: Path, start_step: int) -> Non
     print(f"run directory: {run_dir}")
     print(f"data: {config.training_data_generator.name}; model: {config.predictive_model.name}")
     print(summarize(experiment.model, example_tokens))  # pyright: ignore[reportArgumentType]
-    print(f"devices: {devices}; starting at step {start_step} of {experiment.training.num_steps}")
+    print(f"devices: {devices}; starting at step {start_step} of {experiment.training.num_steps}", flush=True)

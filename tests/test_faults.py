@@ -99,9 +99,9 @@ def test_an_older_good_step_resumes_when_the_newer_ones_are_damaged(uninterrupte
     assert_same_checkpoint(run_dir / "checkpoints" / "6", uninterrupted / "checkpoints" / "6")
     # Step 6 was logged by both runs; it is read once, as the resumed run logged it.
     raw = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    assert [record["step"] for record in raw] == [2, 4, 6, 6]
+    assert [record["step"] for record in raw] == [0, 2, 4, 6, 6]
     records = read_jsonl_metrics(run_dir / "metrics.jsonl")
-    assert [record["step"] for record in records] == [2, 4, 6]
+    assert [record["step"] for record in records] == [0, 2, 4, 6]
     assert records[-1] == raw[-1]
 
 

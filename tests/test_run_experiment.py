@@ -32,7 +32,7 @@ def test_run_writes_config_metrics_and_checkpoints(finished_run):
     assert "vocab_size: 3" in (finished_run / "config.yaml").read_text()
     assert (finished_run / "config.1.yaml").is_file()  # the resumed run keeps the first run's config
     records = [json.loads(line) for line in (finished_run / "metrics.jsonl").read_text().splitlines()]
-    assert [record["step"] for record in records] == [2, 4, 6]
+    assert [record["step"] for record in records] == [0, 2, 4, 6]
     assert all("loss" in record for record in records)
     assert sorted(int(path.name) for path in (finished_run / "checkpoints").iterdir()) == [2, 4, 6]
 

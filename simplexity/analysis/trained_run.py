@@ -194,13 +194,22 @@ def _figure_title(run: TrainedRun, with_step: bool = True) -> str:
     return " · ".join(parts)
 
 
+def _quiet(message: str) -> None:
+    """Shows no progress."""
+
+
 def analyze_run(
-    run_dir: str | Path, options: AnalysisOptions | None = None, notify: Notify = notify_on_stderr
+    run_dir: str | Path,
+    options: AnalysisOptions | None = None,
+    notify: Notify = notify_on_stderr,
+    progress: Notify = _quiet,
 ) -> dict[str, Any]:
     """Analyses the run in `run_dir` and writes `analysis.json` and figures into `options.output_dir` (or `run_dir`).
 
     Every check (the run directory, the checkpoint, the options, the output directory) comes before the analysis
     runs. A damaged checkpoint passed over (`step=latest`, `step=all`) is said in one line through `notify`.
+    `progress` receives one line as each stage begins (the contexts, each checkpoint of `step=all` with its
+    number out of how many, the analysed checkpoint, the figures); nothing is shown by default.
 
     Returns:
         What `analysis.json` holds: the step, probe R^2 and RMSE per activation and concatenated, PCA explained
@@ -215,23 +224,31 @@ def analyze_run(
     """
     options = options or AnalysisOptions()
     run = load_trained_run(run_dir, options.step, notify)
+    progress(f"building the contexts of {run.config.training_data_generator.name}")
     dataset = _dataset(run, options)
     output_dir = Path(options.output_dir or run.run_dir).absolute()
     output_key = "run_dir" if options.output_dir is None else "output_dir"
     require_writable(output_dir, output_key, OUTPUT_FILES)
     with storage_errors(output_dir, output_key):
-        return _analyze_into(run, options, dataset, output_dir, notify)
+        return _analyze_into(run, options, dataset, output_dir, notify, progress)
 
 
 def _analyze_into(
-    run: TrainedRun, options: AnalysisOptions, dataset: BeliefDataset, output_dir: Path, notify: Notify
+    run: TrainedRun,
+    options: AnalysisOptions,
+    dataset: BeliefDataset,
+    output_dir: Path,
+    notify: Notify,
+    progress: Notify = _quiet,
 ) -> dict[str, Any]:
     """Analyses `run` on `dataset` and writes `analysis.json` and the figures into `output_dir`."""
-    curve = _curve(run, options, dataset, notify) if options.all_steps else None
+    curve = _curve(run, options, dataset, notify, progress) if options.all_steps else None
+    progress(f"analysing checkpoint {run.step} on {len(dataset.lengths)} contexts")
     geometry = _analyze(run, options, dataset, run.model)
     rate = _entropy_rate_or_none(run)
     best_loss = _best_average_loss(run, geometry)
     title = _figure_title(run)
+    progress(f"drawing the figures into {output_dir}")
     figures = [
         plot_belief_geometry(
             geometry.dataset.beliefs,
@@ -294,7 +311,9 @@ def _analyze_into(
     return report
 
 
-def _curve(run: TrainedRun, options: AnalysisOptions, dataset: BeliefDataset, notify: Notify) -> list[dict[str, Any]]:
+def _curve(
+    run: TrainedRun, options: AnalysisOptions, dataset: BeliefDataset, notify: Notify, progress: Notify = _quiet
+) -> list[dict[str, Any]]:
     """Returns one point per checkpoint: tokens seen, the probes' scores and ratios, and the exact excess loss.
 
     The excess loss is the model's expected loss over the analysed contexts minus the myopic entropy, averaged
@@ -305,7 +324,9 @@ def _curve(run: TrainedRun, options: AnalysisOptions, dataset: BeliefDataset, no
     checkpoint_dir = run.run_dir / run.config.persistence.checkpoint_dir
     tokens_per_step = run.config.training.batch_size * run.config.training.sequence_len
     points = []
-    for step in [step for step in checkpoint_steps(run) if step <= run.step]:
+    steps = [step for step in checkpoint_steps(run) if step <= run.step]
+    for number, step in enumerate(steps, start=1):
+        progress(f"checkpoint {number}/{len(steps)} (step {step}): analysing")
         try:
             model = run.model if step == run.step else restore_checkpoint(run.experiment, checkpoint_dir, step)
         except DamagedCheckpointError as error:
@@ -344,12 +365,16 @@ def sweep_run_dirs(directory: str | Path) -> list[Path]:
 
 
 def analyze_sweep(
-    sweep_dir: str | Path, options: AnalysisOptions | None = None, notify: Notify = notify_on_stderr
+    sweep_dir: str | Path,
+    options: AnalysisOptions | None = None,
+    notify: Notify = notify_on_stderr,
+    progress: Notify = _quiet,
 ) -> list[dict[str, Any]]:
     """Analyses every run of a sweep directory (each into its own directory) and writes one table of them.
 
     The table, `analysis_table.json` in the sweep directory, has one row per run: its directory, step, model,
-    process, and the held-out R^2 and RMSE of each probe with the RMSE ratios to the controls.
+    process, and the held-out R^2 and RMSE of each probe with the RMSE ratios to the controls. `progress` receives
+    a line as each run begins (`run N/M: DIR`) and the lines of `analyze_run`.
 
     Raises:
         ConfigError: when `sweep_dir` holds no run directory, or a run cannot be analysed.
@@ -364,8 +389,9 @@ def analyze_sweep(
     for run_dir in runs:
         require_writable(run_dir.absolute(), "run_dir", OUTPUT_FILES)
     rows = []
-    for run_dir in runs:
-        report = analyze_run(run_dir, replace(options, output_dir=None), notify)
+    for number, run_dir in enumerate(runs, start=1):
+        progress(f"run {number}/{len(runs)}: {run_dir.name}")
+        report = analyze_run(run_dir, replace(options, output_dir=None), notify, progress)
         rows.append(
             {
                 "run_dir": report["run_dir"],

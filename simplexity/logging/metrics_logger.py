@@ -1,12 +1,16 @@
 """Destinations for the metrics logged during training: the console and a JSON-lines file."""
 
 import datetime
+import io
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TextIO
+
+from tqdm import tqdm
 
 
 class MetricsLogger(Protocol):
@@ -141,25 +145,56 @@ def _ranges(lines: list[int]) -> str:
 
 
 class ConsoleLogger:
-    """Prints one progress line per logged step: percent done, step, loss, steps/s, ETA and scalar metrics.
+    """Shows a run's progress: on a terminal one line redrawn in place, otherwise one plain line per logged step.
+
+    On a terminal (`stream.isatty()`) the line is a tqdm bar, redrawn with a carriage return at each logged step:
+    step, percent done, loss, steps per second and ETA, and the validation loss. Elsewhere (a file, a pipe, a
+    batch job's log) each logged step prints one line, flushed at once: percent done, step, loss, steps/s, ETA and
+    the scalar metrics. Both print a line when a training chunk has compiled (`compiled`) and a closing line
+    (`finish`). The display changes only when the host loop calls it, at logging points.
 
     Arguments:
         total_steps: the step the run ends at, for the percentage and the ETA.
         stream: where to print.
+        start_step: the step the run starts (or resumes) at.
+        run_dir: the run directory, named in the closing line; None to leave it out.
+        terminal: whether to redraw one line in place; `stream.isatty()` when None.
     """
 
-    def __init__(self, total_steps: int, stream: TextIO = sys.stdout):
+    def __init__(
+        self,
+        total_steps: int,
+        stream: TextIO | None = None,
+        start_step: int = 0,
+        run_dir: str | Path | None = None,
+        terminal: bool | None = None,
+    ):
         self.total_steps = total_steps
-        self._stream = stream
+        self._stream = sys.stdout if stream is None else stream
+        self._start_step = start_step
+        self._run_dir = run_dir
+        self.terminal = _is_terminal(self._stream) if terminal is None else terminal
+        self._bar: tqdm | None = None
 
     def log_config(self, config: dict[str, Any]) -> None:
         """Nothing: the run prints its summary itself."""
 
+    def compiled(self, num_steps: int, seconds: float) -> None:
+        """Prints that the compiled chunk of `num_steps` steps is ready, after `seconds` of compiling."""
+        self._print(f"compiled the training step ({num_steps} steps per call) in {seconds:.1f} s")
+
     def log(self, step: int, metrics: dict[str, Any]) -> None:
-        """Prints the progress line of `step`."""
+        """Shows the progress of `step`: redraws the bar on a terminal, else prints one line."""
         rate = metrics.get("steps_per_second", math.nan)
+        if self.terminal:
+            bar = self._terminal_bar()
+            bar.update(step - bar.n)
+            postfix = f"loss={metrics.get('loss', math.nan):.5f}"
+            if "validation/loss" in metrics:
+                postfix += f" val={metrics['validation/loss']:.5f}"
+            bar.set_postfix_str(postfix + (f" {rate:.1f} steps/s" if math.isfinite(rate) else ""), refresh=True)
+            return
         remaining = (self.total_steps - step) / rate if rate and math.isfinite(rate) else math.nan
-        eta = str(datetime.timedelta(seconds=round(remaining))) if math.isfinite(remaining) else "?"
         done = step / self.total_steps
         bar = "#" * round(20 * done) + "-" * (20 - round(20 * done))
         scalars = " ".join(
@@ -167,12 +202,21 @@ class ConsoleLogger:
             for name, value in metrics.items()
             if isinstance(value, float) and name not in {"loss", "steps_per_second"}
         )
-        print(
+        self._print(
             f"[{bar}] {done:4.0%} step {step}/{self.total_steps} loss={metrics.get('loss', math.nan):.5f} "
-            f"{rate:.1f} steps/s ETA {eta} | {scalars}",
-            file=self._stream,
-            flush=True,
+            f"{_rate(rate)} steps/s ETA {_duration(remaining)} | {scalars}"
         )
+
+    def finish(self, step: int, metrics: dict[str, Any], wall_seconds: float) -> None:
+        """Closes the bar and prints the closing line: the step reached, final loss, validation loss and wall time."""
+        self.close()
+        parts = [f"finished at step {step}/{self.total_steps}", f"loss={metrics.get('loss', math.nan):.5f}"]
+        if "validation/loss" in metrics:
+            parts.append(f"validation/loss={metrics['validation/loss']:.5f}")
+        parts.append(f"wall time {_duration(wall_seconds)}")
+        if self._run_dir is not None:
+            parts.append(f"run directory {self._run_dir}")
+        self._print("; ".join(parts))
 
     def log_artifacts(self, paths: Sequence[Path]) -> None:
         """Nothing: files are not printed."""
@@ -181,4 +225,54 @@ class ConsoleLogger:
         """Nothing: the run prints its header itself."""
 
     def close(self, failed: bool = False) -> None:
-        """Nothing to release."""
+        """Closes the bar (its last state stays on the terminal); a later line starts below it."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def _terminal_bar(self) -> tqdm:
+        if self._bar is None:
+            self._bar = tqdm(
+                total=self.total_steps,
+                initial=self._start_step,
+                file=self._stream,
+                unit="step",
+                # A terminal that reports no width (a pseudo-terminal nobody sized) gets 100 columns, not none.
+                dynamic_ncols=_columns(self._stream) > 0,
+                ncols=None if _columns(self._stream) > 0 else 100,
+                mininterval=0,  # it is redrawn only at logging points, each of which should show
+                smoothing=0.3,
+                bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]",
+            )
+        return self._bar
+
+    def _print(self, line: str) -> None:
+        if self._bar is not None:
+            self._bar.write(line, file=self._stream)  # above the bar, which is redrawn below it
+        else:
+            print(line, file=self._stream, flush=True)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a stream without isatty, or one already closed
+        return False
+
+
+def _columns(stream: TextIO) -> int:
+    """The width of the terminal `stream` writes to; 0 where it reports none."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return 0
+
+
+def _rate(steps_per_second: float) -> str:
+    """Steps per second to one decimal, `?` before any step was timed."""
+    return f"{steps_per_second:.1f}" if math.isfinite(steps_per_second) else "?"
+
+
+def _duration(seconds: float) -> str:
+    """`H:MM:SS` for a finite number of seconds, `?` otherwise."""
+    return str(datetime.timedelta(seconds=round(seconds))) if math.isfinite(seconds) else "?"

@@ -18,7 +18,7 @@ from simplexity.config.errors import UserError
 from simplexity.config.schema import TrainingConfig
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.interruption import INTERRUPTED_EXIT_CODE, TERMINATED_EXIT_CODE, Terminated, stopping_signals_deferred
-from simplexity.logging import MetricsLogger
+from simplexity.logging import ConsoleLogger, MetricsLogger
 from simplexity.persistence import Checkpointer
 from simplexity.predictive_models import PredictiveModel
 from simplexity.training.data import sample_sequences
@@ -140,6 +140,24 @@ def make_train_chunk(
     return jax.jit(train_chunk, static_argnums=2, donate_argnums=0)
 
 
+def make_initial_loss(
+    model: PredictiveModel, process: GenerativeProcess, config: TrainingConfig, data_key: PRNGKeyArray
+) -> Callable[[Any], Array]:
+    """Returns `initial_loss(params)`, jit-compiled: the loss of `params` on the batch of step 0.
+
+    That is the batch the first optimizer step trains on, drawn from `fold_in(data_key, 0)` as the chunk draws it;
+    the loss is computed as the chunk computes it (in `config.precision`), outside the chunk, so it changes nothing
+    that the chunk computes.
+    """
+    static = eqx.filter(model, eqx.is_array, inverse=True)
+
+    def initial_loss(params: Any) -> Array:
+        tokens = sample_sequences(process, jax.random.fold_in(data_key, 0), config.batch_size, config.sequence_len + 1)
+        return next_token_loss(eqx.combine(in_compute_dtype(params, config.precision), static), tokens)
+
+    return jax.jit(initial_loss)
+
+
 # Metrics the chunk reports after its last step; the others it sums over its steps (logged as means per step).
 FINAL_METRICS = ("param_norm", "distance_from_init", "loss_ema", "loss_min")
 
@@ -183,12 +201,18 @@ def train(
     learning_rate: optax.Schedule | None = None,
     evaluations: Sequence[PeriodicEvaluation] = (),
     entropy_rate: float | None = None,
+    progress: bool | ConsoleLogger = False,
 ) -> TrainResult:
     """Trains `model` on sequences sampled from `process` until step `config.num_steps`.
 
     The host loop runs only between logging and checkpoint points; everything between them is one compiled
     call. The batch of step `s` depends only on `seed` and `s`, so a run resumed from a checkpoint continues
     exactly as the uninterrupted run would have. With several devices the batch is split over them.
+
+    A run that starts at step 0 logs a record of step 0 first: the loss of the initial parameters on the batch of
+    step 0 (the one the first step trains on), `tokens_seen` 0 and the validation metrics; it is computed outside
+    the compiled chunk and changes nothing that training computes. Every record has `wall_time`, the seconds
+    (monotonic clock) since this call started.
 
     Arguments:
         model: the model to train; its arrays are copied, never modified.
@@ -209,6 +233,9 @@ def train(
             nothing that is compiled.
         entropy_rate: the process's entropy rate (nats per token), for `loss_over_entropy_rate`; not logged
             when None.
+        progress: whether to show progress on standard output (a `ConsoleLogger`: a line redrawn in place on a
+            terminal, a line per logged step elsewhere, a line when a chunk has compiled and a closing line), or
+            the `ConsoleLogger` to show it with. Nothing is printed when False.
 
     Returns:
         The trained model, its final `TrainState` and the logged metrics.
@@ -224,6 +251,7 @@ def train(
         >>> result = train(model, process, optax.adam(1e-3), TrainingConfig(64, 64, 1000, 100), seed=0)
         >>> result.metrics[-1]["loss"]
     """
+    run_start = time.monotonic()
     sharding = data_parallel_sharding()
     state: TrainState = initial_train_state(model, optimizer) if resume_from is None else resume_from
     if sharding is not None:
@@ -235,14 +263,27 @@ def train(
     history: list[dict[str, Any]] = []
     interval = _IntervalMetrics()
     step = int(state.step)
+    display = progress if isinstance(progress, ConsoleLogger) else None
+    if progress is True:
+        display = ConsoleLogger(config.num_steps, start_step=step)
     finite = True  # whether `state` is one whose losses were all finite
     try:
+        if step == 0 < config.num_steps:
+            initial_loss = make_initial_loss(model, process, config, training_data_key(seed))
+            record = {"loss": float(initial_loss(state.params)), "tokens_seen": 0.0}
+            if entropy_rate is not None:
+                record["loss_over_entropy_rate"] = record["loss"] - entropy_rate
+            if validator is not None:
+                record.update(validator(state.params))
+            _log(history, loggers, display, 0, record, run_start)
         while step < config.num_steps:
             num_steps = _next_stop(step, config) - step
             if num_steps not in compiled_chunks:
                 start = time.perf_counter()
                 compiled_chunks[num_steps] = train_chunk.lower(state, initial_params, num_steps).compile()  # pyright: ignore
                 interval.compile_seconds += time.perf_counter() - start
+                if display is not None:
+                    display.compiled(num_steps, time.perf_counter() - start)
             start = time.perf_counter()
             # A stop during the chunk takes effect once the chunk has returned its state (the old one is donated to
             # it), so that there is a whole state to save; it is saved only if its losses were finite.
@@ -273,16 +314,16 @@ def train(
                     current = eqx.combine(state.params, static)
                     for evaluation in due:
                         record.update(evaluation(current))
-                history.append({"step": step, **record})
                 interval = _IntervalMetrics()
                 try:
-                    for logger in loggers:
-                        logger.log(step, record)
+                    _log(history, loggers, display, step, record, run_start)
                 finally:  # a logger that fails never costs the step's checkpoint
                     _save_if_due(checkpointer, step, state, config)
             else:
                 _save_if_due(checkpointer, step, state, config)
     except KeyboardInterrupt as interrupt:
+        if display is not None:
+            display.close()
         # A stop held during a chunk arrives before `step` counts the chunk's steps; `state` has them.
         reached = int(state.step) if finite and _is_intact(state) else step
         saved = None
@@ -293,8 +334,31 @@ def train(
             except KeyboardInterrupt:
                 saved = _saved_step(state, checkpointer)
         raise TrainingInterruptedError(reached, saved, terminated=isinstance(interrupt, Terminated)) from interrupt
+    except BaseException:
+        if display is not None:
+            display.close()
+        raise
+    if display is not None:
+        display.finish(step, history[-1] if history else {}, time.monotonic() - run_start)
     trained = eqx.combine(state.params, static)
     return TrainResult(model=trained, state=state, metrics=history)
+
+
+def _log(
+    history: list[dict[str, Any]],
+    loggers: Sequence[MetricsLogger],
+    display: ConsoleLogger | None,
+    step: int,
+    record: dict[str, Any],
+    run_start: float,
+) -> None:
+    """Adds `wall_time` to `record`, keeps it in `history` and hands it to the loggers and the display."""
+    record["wall_time"] = time.monotonic() - run_start
+    history.append({"step": step, **record})
+    if display is not None:
+        display.log(step, record)
+    for logger in loggers:
+        logger.log(step, record)
 
 
 def _save_if_due(checkpointer: Checkpointer | None, step: int, state: TrainState, config: TrainingConfig) -> None:

@@ -128,6 +128,12 @@ def test_step_all_analyses_every_checkpoint_into_curves(trained_run, tmp_path):
     assert all(point["excess_loss"] >= 0 for point in curve)
     assert (tmp_path / "analysis_curve.png").stat().st_size > 0
     assert "step 4 (128 tokens)" in result.stdout
+    lines = result.stdout.splitlines()
+    stages = [lines.index(line) for line in lines if line.startswith(("building the contexts", "drawing the figures"))]
+    checkpoints = [line for line in lines if line.startswith("checkpoint ")]
+    assert checkpoints == [f"checkpoint {n}/3 (step {2 * n}): analysing" for n in (1, 2, 3)]
+    assert len(stages) == 2 and stages[0] < lines.index(checkpoints[0]) < stages[1]
+    assert lines.index("analysing checkpoint 6 on " + lines[stages[1] - 1].split(" on ")[1]) == stages[1] - 1
 
 
 def test_sampled_contexts_are_analysed_at_every_trained_position(trained_run, tmp_path):

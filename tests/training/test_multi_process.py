@@ -133,7 +133,7 @@ def test_only_process_zero_writes_config_and_metrics(two_process_run):
     run_dir, _ = two_process_run
     # A second writer would leave `config.1.yaml` beside `config.yaml` and each record twice.
     assert sorted(path.name for path in run_dir.glob("config*.yaml")) == ["config.yaml"]
-    assert [record["step"] for record in metrics(run_dir)] == [10, 20]
+    assert [record["step"] for record in metrics(run_dir)] == [0, 10, 20]
 
 
 def test_two_processes_log_the_losses_of_one(single_process_run, two_process_run):

@@ -24,7 +24,7 @@ def test_loss_decreases_on_mess3(mess3):
     config = TrainingConfig(sequence_len=16, batch_size=32, num_steps=300, log_every=50)
     result = train(model, mess3, optax.adam(3e-3), config, seed=0)
     losses = [record["loss"] for record in result.metrics]
-    assert [record["step"] for record in result.metrics] == [50, 100, 150, 200, 250, 300]
+    assert [record["step"] for record in result.metrics] == [0, 50, 100, 150, 200, 250, 300]
     assert losses[-1] < losses[0]
     assert losses[-1] < math.log(3) - 0.005
 
@@ -73,8 +73,9 @@ def test_non_finite_loss_stops_the_run_before_any_later_checkpoint(mess3, tiny_g
 
 def test_metrics_records_have_the_logged_fields(mess3, tiny_gru_rnn):
     records = train(tiny_gru_rnn, mess3, optax.adam(1e-2), TINY, seed=0).metrics
-    assert {"step", "loss", "grad_norm", "steps_per_second", "tokens_seen"} <= set(records[0])
-    assert "compile_seconds" in records[0]
+    assert set(records[0]) == {"step", "loss", "tokens_seen", "wall_time"}  # step 0: the initial loss
+    assert {"step", "loss", "grad_norm", "steps_per_second", "tokens_seen", "wall_time"} <= set(records[1])
+    assert "compile_seconds" in records[1]
     assert records[-1]["tokens_seen"] == 12 * 8 * 8
 
 
@@ -110,6 +111,8 @@ def test_a_huge_learning_rate_stops_the_run_naming_the_step(mess3):
 def test_logged_learning_rate_follows_the_schedule(mess3, tiny_gru_rnn):
     schedule = learning_rate_schedule("warmup_cosine", 0.01, num_steps=12, warmup_steps=4, final_fraction=0.1)
     records = train(tiny_gru_rnn, mess3, optax.adam(schedule), TINY, seed=0, learning_rate=schedule).metrics
+    assert "learning_rate" not in records[0]  # step 0: no step has been taken with any learning rate
+    records = records[1:]
     assert [round(r["learning_rate"], 6) for r in records] == [
         round(float(np.asarray(schedule(s - 1))), 6) for s in (4, 8, 12)
     ]
@@ -124,4 +127,4 @@ def test_checkpoint_steps_add_checkpoints_without_moving_the_others(mess3, tiny_
     result = train(tiny_gru_rnn, mess3, optax.adam(1e-3), config, seed=0, checkpointer=checkpointer)
     checkpointer.close()
     assert Checkpointer(tmp_path / "checkpoints").steps() == [1, 5, 6, 12]
-    assert [record["step"] for record in result.metrics] == [4, 8, 12]
+    assert [record["step"] for record in result.metrics] == [0, 4, 8, 12]
