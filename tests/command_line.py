@@ -20,6 +20,33 @@ def run_experiment(*overrides: str, timeout: float = 600) -> subprocess.Complete
     return run_script("run_experiment.py", *overrides, timeout=timeout)
 
 
+def start_experiment(*overrides: str) -> subprocess.Popen[str]:
+    """Starts `python run_experiment.py OVERRIDES...` in a session of its own (so a signal can reach its group)."""
+    return subprocess.Popen(
+        [sys.executable, "run_experiment.py", *overrides],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def read_until(run: subprocess.Popen[str], text: str) -> None:
+    """Reads the run's stdout line by line until a line holds `text`."""
+    assert run.stdout is not None
+    for line in run.stdout:
+        if text in line:
+            return
+    raise AssertionError(f"the run ended without printing {text!r}")
+
+
+def finish(run: subprocess.Popen[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Waits for a started run and returns its exit code and the rest of its output."""
+    stdout, stderr = run.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
+
+
 def file_digests(directory: Path, ignore: tuple[str, ...] = ()) -> dict[str, str]:
     """Returns the SHA-256 of every file under `directory` by relative path, but for the names in `ignore`."""
     return {

@@ -45,13 +45,10 @@ def assert_same_checkpoint(first: Path, second: Path) -> None:
 TINY = ("training=tiny",)  # 6 steps, checkpoints every 2
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory) -> Path:
+@pytest.fixture
+def uninterrupted(tiny_run: Path) -> Path:
     """A tiny run straight to step 6 with checkpoints 2, 4 and 6: what every faulted run must end as."""
-    run_dir = tmp_path_factory.mktemp("uninterrupted")
-    result = run_experiment(*TINY, f"hydra.run.dir={run_dir}")
-    assert result.returncode == 0, result.stderr
-    return run_dir
+    return tiny_run
 
 
 def damaged_copy(uninterrupted: Path, destination: Path, step: int, damage: str) -> Path:

@@ -7,13 +7,11 @@ stopped before its first checkpoint starts over. A second Ctrl-C while a run sto
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.command_line import ROOT, run_experiment
+from tests.command_line import finish, read_until, run_experiment, start_experiment
 from tests.test_faults import assert_same_checkpoint, one_stderr_line
 
 pytestmark = pytest.mark.slow
@@ -22,30 +20,6 @@ TINY = ("training=tiny",)
 LONG = (*TINY, "training.num_steps=100000", "training.log_every=10")
 # Every stopped run is resumed to step 100, one step per chunk whatever step it stopped at.
 TO_100 = (*TINY, "training.num_steps=100", "training.log_every=1", "training.checkpoint_every=null")
-
-
-def start(*overrides: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "run_experiment.py", *overrides],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def read_until(run: subprocess.Popen[str], text: str) -> None:
-    assert run.stdout is not None
-    for line in run.stdout:
-        if text in line:
-            return
-    raise AssertionError(f"the run ended without printing {text!r}")
-
-
-def finish(run: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
-    stdout, stderr = run.communicate(timeout=120)
-    return subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +42,7 @@ def last_provenance(run_dir: Path) -> dict:
 def test_sigterm_saves_exits_143_in_one_line_and_the_requeued_run_resumes_bit_identical(straight, tmp_path):
     run_dir = tmp_path / "run"
     save = ("training.checkpoint_every=20", "training.checkpoint_on_interrupt=true")
-    run = start(*LONG, *save, f"hydra.run.dir={run_dir}")
+    run = start_experiment(*LONG, *save, f"hydra.run.dir={run_dir}")
     read_until(run, " step 40/")  # the run is logging and saving step 40 now
     os.kill(run.pid, signal.SIGTERM)  # as SLURM signals the job's processes
     result = finish(run)
@@ -91,7 +65,7 @@ def test_sigterm_saves_exits_143_in_one_line_and_the_requeued_run_resumes_bit_id
 
 def test_a_job_stopped_before_its_first_checkpoint_is_requeued_as_a_fresh_start(straight, tmp_path):
     run_dir = tmp_path / "run"
-    run = start(*LONG, "training.checkpoint_every=null", f"hydra.run.dir={run_dir}")
+    run = start_experiment(*LONG, "training.checkpoint_every=null", f"hydra.run.dir={run_dir}")
     read_until(run, " step 20/")
     os.kill(run.pid, signal.SIGTERM)
     result = finish(run)
@@ -112,7 +86,7 @@ def test_a_second_ctrl_c_while_the_run_saves_changes_nothing_it_reports(tmp_path
     run_dir = tmp_path / "run"
     # No checkpoint but the interrupt's own, so that the interrupt always writes one.
     save = ("training.checkpoint_every=null", "training.checkpoint_on_interrupt=true")
-    run = start(*LONG, *save, f"hydra.run.dir={run_dir}")
+    run = start_experiment(*LONG, *save, f"hydra.run.dir={run_dir}")
     read_until(run, " step 30/")
     os.killpg(run.pid, signal.SIGINT)
     read_until(run, "stopping at step ")

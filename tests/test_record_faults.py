@@ -22,13 +22,10 @@ pytestmark = pytest.mark.slow
 REWRITTEN = (".lock", "provenance.json")
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    """A tiny run straight to step 6: metrics of steps 2, 4 and 6, checkpoints 2, 4 and 6."""
-    run_dir = tmp_path_factory.mktemp("finished")
-    result = run_experiment(*TINY, f"hydra.run.dir={run_dir}")
-    assert result.returncode == 0, result.stderr
-    return run_dir
+@pytest.fixture
+def finished(tiny_run: Path) -> Path:
+    """A tiny run straight to step 6: metrics of steps 0, 2, 4 and 6, checkpoints 2, 4 and 6."""
+    return tiny_run
 
 
 def without_last_checkpoint(finished: Path, destination: Path) -> Path:
@@ -58,10 +55,10 @@ def test_a_resume_after_an_unfinished_metrics_line_keeps_its_own_record(finished
         f"warning: {metrics}: its last line was unfinished (a crash or a full disk); ended it there"
     )
     lines = metrics.read_bytes().splitlines()
-    assert lines[3] == b'{"step": 8, "loss": 1.0'
+    assert lines[4] == b'{"step": 8, "loss": 1.0'  # after the records of steps 0, 2, 4 and 6
     records = read_jsonl_metrics(metrics, notify=lambda message: None)
-    assert [record["step"] for record in records] == [2, 4, 6]
-    assert records[-1] == json.loads(lines[4])  # the resumed run's step 6, not the earlier run's
+    assert [record["step"] for record in records] == [0, 2, 4, 6]
+    assert records[-1] == json.loads(lines[5])  # the resumed run's step 6, not the earlier run's
     assert_same_checkpoint(run_dir / "checkpoints" / "6", finished / "checkpoints" / "6")
     assert {path: digest for path, digest in file_digests(run_dir / "checkpoints").items() if path in kept} == kept
 
@@ -78,18 +75,18 @@ def test_a_byte_that_is_not_utf8_costs_its_line_only(finished, tmp_path):
     shutil.copytree(finished, run_dir)
     metrics = run_dir / "metrics.jsonl"
     lines = metrics.read_bytes().splitlines(keepends=True)
-    lines[1] = lines[1].replace(b'"loss"', b'"lo\xffss"', 1)
+    lines[2] = lines[2].replace(b'"loss"', b'"lo\xffss"', 1)  # the record of step 4 (after steps 0 and 2)
     metrics.write_bytes(b"".join(lines))
     before = file_digests(run_dir)
     loaded = load_run_in_subprocess(run_dir)
     assert loaded.returncode == 0, loaded.stderr
     assert (
-        one_stderr_line(loaded) == f"warning: {metrics}: skipped 1 damaged line (line 2): not a complete metrics record"
+        one_stderr_line(loaded) == f"warning: {metrics}: skipped 1 damaged line (line 3): not a complete metrics record"
     )
-    assert loaded.stdout.strip() == "[2, 6]"
+    assert loaded.stdout.strip() == "[0, 2, 6]"
     summary = run_script("scripts/summarize_runs.py", str(tmp_path))
     assert summary.returncode == 0, summary.stderr
-    assert one_stderr_line(summary).endswith("(line 2): not a complete metrics record")
+    assert one_stderr_line(summary).endswith("(line 3): not a complete metrics record")
     assert file_digests(run_dir) == before
 
 

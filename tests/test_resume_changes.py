@@ -17,13 +17,10 @@ pytestmark = pytest.mark.slow
 LATEST = "predictive_model.load_checkpoint_step=latest"
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
+@pytest.fixture
+def finished(tiny_run: Path) -> Path:
     """A tiny run straight to step 6, with checkpoints 2, 4 and 6."""
-    run_dir = tmp_path_factory.mktemp("finished")
-    result = run_experiment(*TINY, f"hydra.run.dir={run_dir}")
-    assert result.returncode == 0, result.stderr
-    return run_dir
+    return tiny_run
 
 
 @pytest.mark.parametrize(

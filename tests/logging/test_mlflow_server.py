@@ -159,7 +159,7 @@ def tracked_run(tracking_uri, tmp_path_factory) -> TrackedRun:
 def test_a_run_is_recorded_finished_with_its_metrics_params_and_config(tracked_run):
     trained = tracked_run.trained
     assert trained.status == "FINISHED"
-    assert trained.loss_steps == [10, 20]
+    assert trained.loss_steps == [0, 10, 20]  # the initial loss, then every logged step
     assert trained.params["training.batch_size"] == "4"
     assert trained.params["predictive_model.load_checkpoint_step"] == "None"
     assert {"config.yaml", "config.json"} <= trained.artifacts
@@ -175,7 +175,7 @@ def test_a_resumed_run_continues_the_same_mlflow_run(tracked_run):
     assert resumed.run_id == tracked_run.trained.run_id
     assert resumed.runs_in_experiment == 1
     assert resumed.status == "FINISHED"
-    assert resumed.loss_steps == [10, 20, 30, 40]
+    assert resumed.loss_steps == [0, 10, 20, 30, 40]
     assert resumed.params["training.num_steps"] == "20"  # a parameter keeps its first value
     assert resumed.tags["resumed.training.num_steps"] == "40"
     assert resumed.tags["resumed.predictive_model.load_checkpoint_step"] == "latest"

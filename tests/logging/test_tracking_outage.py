@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from simplexity.logging.mlflow_logger import mlflow_client
-from tests.command_line import ROOT, run_experiment
+from tests.command_line import finish, read_until, run_experiment, start_experiment
 from tests.logging.test_mlflow_server import MLFLOW, answers, free_port, has_distribution
 from tests.test_faults import one_stderr_line
 
@@ -88,22 +87,7 @@ def server(tmp_path_factory) -> Iterator[TrackingServer]:
 
 def start_run(server: TrackingServer, run_dir: Path, *overrides: str) -> subprocess.Popen[str]:
     logging = ("logging=mlflow", f"logging.mlflow.tracking_uri={server.uri}", f"hydra.run.dir={run_dir}")
-    return subprocess.Popen(
-        [sys.executable, "run_experiment.py", *STEPS, *overrides, *logging],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def read_until(run: subprocess.Popen[str], text: str) -> None:
-    assert run.stdout is not None
-    for line in run.stdout:
-        if text in line:
-            return
-    raise AssertionError(f"the run ended without printing {text!r}")
+    return start_experiment(*STEPS, *overrides, *logging)
 
 
 def paused(run: subprocess.Popen[str]):
@@ -117,11 +101,6 @@ def paused(run: subprocess.Popen[str]):
             os.killpg(run.pid, signal.SIGCONT)
 
     return Pause()
-
-
-def finish(run: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
-    stdout, stderr = run.communicate(timeout=300)
-    return subprocess.CompletedProcess(run.args, run.returncode, stdout, stderr)
 
 
 def checkpoint_steps(run_dir: Path) -> list[int]:
@@ -143,7 +122,7 @@ def test_a_server_that_comes_back_gets_every_step_and_the_real_status(server, tm
     assert checkpoint_steps(tmp_path) == list(range(10, 101, 10))
     run_info, loss_steps = server.run(tmp_path)
     assert run_info.info.status == "FINISHED"
-    assert loss_steps == list(range(10, 101, 10))
+    assert loss_steps == [0, *range(10, 101, 10)]  # the initial loss, then every logged step
     assert "unfinished" not in json.loads((tmp_path / "mlflow_run.json").read_text())
 
 
