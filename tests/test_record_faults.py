@@ -65,7 +65,7 @@ def test_a_resume_after_an_unfinished_metrics_line_keeps_its_own_record(finished
     summary = run_script("scripts/summarize_runs.py", str(tmp_path))
     assert summary.returncode == 0, summary.stderr
     assert one_stderr_line(summary) == (
-        f"warning: {metrics}: skipped 1 damaged line (line 4): not a complete metrics record"
+        f"warning: {metrics}: skipped 1 damaged line (line 5): not a complete metrics record"
     )
     assert summary.stdout.splitlines()[1].split()[:2] == ["run", "ok"]
 
