@@ -75,10 +75,16 @@ def test_a_job_stopped_before_its_first_checkpoint_is_requeued_as_a_fresh_start(
     requeued = run_experiment(*TO_100, "predictive_model.load_checkpoint_step=latest", f"hydra.run.dir={run_dir}")
     assert requeued.returncode == 0, requeued.stderr
     checkpoints = run_dir / "checkpoints"
-    assert one_stderr_line(requeued) == (
+    lines = requeued.stderr.strip().splitlines()  # the fresh start, and the settings that differ from the first try's
+    assert "Traceback" not in requeued.stderr
+    assert lines[0] == (
         f"warning: predictive_model.load_checkpoint_step='latest': no checkpoint in {checkpoints} yet; "
         "starting at step 0"
     )
+    assert lines[1:] == [
+        "warning: resuming with changed settings (recorded in provenance.json): training.log_every: 10 -> 1, "
+        "training.num_steps: 100000 -> 100"
+    ]
     assert_same_checkpoint(checkpoints / "100", straight)
 
 

@@ -37,7 +37,7 @@ def run_sweep(sweep_dir: Path, *overrides: str) -> subprocess.CompletedProcess[s
 
 def assert_complete(run_dir: Path) -> None:
     assert (run_dir / "config.yaml").is_file()
-    assert (run_dir / "metrics.jsonl").read_text().count("\n") == 3  # steps 2, 4, 6
+    assert (run_dir / "metrics.jsonl").read_text().count("\n") == 4  # steps 0, 2, 4, 6
     assert sorted(int(path.name) for path in (run_dir / "checkpoints").iterdir()) == [2, 4, 6]
 
 

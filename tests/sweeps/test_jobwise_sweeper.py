@@ -38,7 +38,7 @@ def test_a_job_that_cannot_be_composed_fails_alone_and_every_failure_is_said_onc
         f"error: 2 job(s) of the sweep failed (a FAILED file in each one's directory); "
         f"`python scripts/summarize_runs.py {tmp_path}` lists every run",
     ]
-    assert (tmp_path / "0" / "metrics.jsonl").read_text().count("\n") == 3  # the good job ran: steps 2, 4, 6
+    assert (tmp_path / "0" / "metrics.jsonl").read_text().count("\n") == 4  # the good job ran: steps 0, 2, 4, 6
     assert sorted(int(path.name) for path in (tmp_path / "0" / "checkpoints").iterdir()) == [2, 4, 6]
     composed = read_failure(tmp_path / "1")
     assert composed is not None and composed.job == 1 and "could not be converted to Integer" in composed.error
