@@ -150,7 +150,9 @@ def test_a_server_that_stays_away_is_recorded_and_the_resume_finishes_the_mlflow
         f"hydra.run.dir={tmp_path}",
     )
     assert resumed.returncode == 0, resumed.stderr
-    assert resumed.stderr == ""
+    assert resumed.stderr == (  # the resume's only line: the longer run it was asked for
+        "warning: resuming with changed settings (recorded in provenance.json): training.num_steps: 40 -> 50\n"
+    )
     run_info, loss_steps = server.run(tmp_path)
     assert run_info.info.status == "FINISHED"
     assert loss_steps[-1] == 50
