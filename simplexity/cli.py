@@ -16,8 +16,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBaseException
 
-from simplexity.config.errors import StorageError, UserError, one_line
 from simplexity.config.validation import GROUP_OF_NODE
+from simplexity.errors import StorageError, UserError, one_line
 from simplexity.interruption import INTERRUPTED_EXIT_CODE, exit_code_of, stop_on_sigterm
 from simplexity.persistence.orbax_fallout import silence_abandoned_orbax_io
 from simplexity.sweeps.failed_jobs import announce_failure, record_failure

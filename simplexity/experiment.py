@@ -12,8 +12,8 @@ import optax
 from omegaconf import DictConfig
 
 from simplexity.config import ConfigError, ExperimentConfig, validate_experiment_config
-from simplexity.config.errors import one_line
 from simplexity.config.schema import DataGeneratorConfig
+from simplexity.errors import one_line
 from simplexity.generative_processes import GenerativeProcess, estimate_entropy_rate
 from simplexity.logging import ConsoleLogger, MetricsLogger
 from simplexity.persistence import Checkpointer

@@ -11,9 +11,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from simplexity.analysis.during_training import training_probes
 from simplexity.config import ConfigError, ExperimentConfig, validate_experiment_config
-from simplexity.config.errors import StorageError, UserError, one_line
 from simplexity.config.resume_changes import check_resume_changes, describe_changes
 from simplexity.config.run_files import write_config_file
+from simplexity.errors import StorageError, UserError, one_line
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.interruption import exit_code_of
 from simplexity.logging import ConsoleLogger, check_tracking_uri, make_loggers

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import equinox as eqx
 
 from simplexity.config import ConfigError, ExperimentConfig, validate_experiment_config
-from simplexity.config.errors import one_line
 from simplexity.config.run_files import CONFIG_FILE, read_latest_config
+from simplexity.errors import one_line
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.logging import read_jsonl_metrics

@@ -7,8 +7,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from simplexity.config import ConfigError
-from simplexity.config.checks import require_positive_int
 from simplexity.config.schema import ProbeSettings
+from simplexity.value_checks import require_positive_int
 
 
 @dataclass

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from simplexity.config.errors import StorageError, one_line
+from simplexity.errors import StorageError, one_line
 
 
 def _reason(error: OSError) -> str:

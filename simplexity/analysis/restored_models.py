@@ -12,7 +12,7 @@ from pathlib import Path
 
 import equinox as eqx
 
-from simplexity.config.errors import DamagedCheckpointRequestedError, UnfitCheckpointError
+from simplexity.errors import DamagedCheckpointRequestedError, UnfitCheckpointError
 from simplexity.experiment import Experiment
 from simplexity.persistence import Checkpointer
 from simplexity.persistence.checkpointer import CheckpointMismatchError, DamagedCheckpointError

@@ -16,10 +16,10 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from simplexity.config.errors import ConfigError
 from simplexity.config.run_files import read_latest_config
 from simplexity.config.schema import ExperimentConfig
 from simplexity.config.validation import validate_experiment_config
+from simplexity.errors import ConfigError
 
 # Keys (and the keys under them) that a resume in the same run directory must keep.
 REFUSED = (

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from simplexity.config.errors import one_line
+from simplexity.errors import one_line
 
 CONFIG_FILE = "config.yaml"
 _CONFIG_NAME = re.compile(r"config(?:\.(\d+))?\.yaml")

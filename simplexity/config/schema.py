@@ -15,7 +15,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from simplexity.config.checks import (
+from simplexity.errors import ConfigError
+from simplexity.value_checks import (
     check_builder_arguments,
     check_optimizer_arguments,
     require_finite_positive,
@@ -25,7 +26,6 @@ from simplexity.config.checks import (
     require_positive_int,
     require_seed,
 )
-from simplexity.config.errors import ConfigError
 
 SCHEDULES = ("constant", "warmup_cosine")
 LOGGERS = ("console", "jsonl", "mlflow")

@@ -5,8 +5,8 @@ from typing import cast
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from simplexity.config.errors import ConfigError, one_line
 from simplexity.config.schema import ExperimentConfig
+from simplexity.errors import ConfigError, one_line
 
 # Nodes filled from a config group, and the override that selects the group's option for them.
 GROUP_OF_NODE = {

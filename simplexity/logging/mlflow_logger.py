@@ -27,8 +27,8 @@ from mlflow.utils.validation import (
     MAX_TAG_VAL_LENGTH,
 )
 
-from simplexity.config.errors import one_line
 from simplexity.config.run_files import latest_config_path
+from simplexity.errors import one_line
 from simplexity.logging.flat_config import flatten_config
 from simplexity.logging.tracking_outage import TrackingOutage
 from simplexity.logging.tracking_uri import database_path, file_store_path, server_answer

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from simplexity.config.errors import one_line
+from simplexity.errors import one_line
 from simplexity.logging.tracking_uri import server_answer
 
 # At most this many metric values are held (about 200 bytes each); the oldest go first, as metrics.jsonl has them.

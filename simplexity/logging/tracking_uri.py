@@ -16,7 +16,7 @@ from mlflow.store.db.db_types import DATABASE_ENGINES
 from mlflow.utils.file_utils import local_file_uri_to_path
 from mlflow.utils.uri import get_uri_scheme
 
-from simplexity.config.errors import TrackingUriError
+from simplexity.errors import TrackingUriError
 
 KEY = "logging.mlflow.tracking_uri"
 # Statuses with which a server that serves MLflow behind authentication answers an anonymous `/health`.
@@ -88,7 +88,7 @@ def check_tracking_uri(uri: str, timeout_seconds: float = 5.0) -> None:
         >>> check_tracking_uri("ftp://127.0.0.1/runs")
         Traceback (most recent call last):
         ...
-        simplexity.config.errors.TrackingUriError: logging.mlflow.tracking_uri='ftp://127.0.0.1/runs': MLflow ...
+        simplexity.errors.TrackingUriError: logging.mlflow.tracking_uri='ftp://127.0.0.1/runs': MLflow ...
     """
     scheme = get_uri_scheme(uri)
     if scheme == "" and uri != "databricks" and not Path(uri).is_absolute():

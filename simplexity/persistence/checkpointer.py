@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
-from simplexity.config.errors import one_line
+from simplexity.errors import one_line
 from simplexity.interruption import stopping_signals_deferred
 
 # A damaged checkpoint is renamed to `<step>` + this suffix: orbax no longer lists it, and nothing is deleted.

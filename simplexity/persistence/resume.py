@@ -6,13 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from simplexity.config.errors import (
+from simplexity.config.schema import PredictiveModelConfig
+from simplexity.errors import (
     ConfigError,
     DamagedCheckpointRequestedError,
     UnfitCheckpointError,
     UserError,
 )
-from simplexity.config.schema import PredictiveModelConfig
 from simplexity.persistence.checkpointer import Checkpointer, CheckpointMismatchError, DamagedCheckpointError
 
 

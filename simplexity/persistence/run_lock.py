@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from simplexity.config.errors import ConfigError
+from simplexity.errors import ConfigError
 
 LOCK_FILE = ".lock"
 

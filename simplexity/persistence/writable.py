@@ -3,7 +3,7 @@
 import tempfile
 from pathlib import Path
 
-from simplexity.config.errors import StorageError
+from simplexity.errors import StorageError
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -16,7 +16,7 @@ from hydra.experimental.callback import Callback
 from hydra.types import RunMode, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from simplexity.config.errors import one_line
+from simplexity.errors import one_line
 
 FAILED_FILE = "FAILED"
 FAILED_JOBS_EXIT_CODE = 1

@@ -17,7 +17,7 @@ from hydra.core.utils import JobReturn
 from omegaconf import OmegaConf, open_dict
 from omegaconf.errors import OmegaConfBaseException
 
-from simplexity.config.errors import one_line
+from simplexity.errors import one_line
 from simplexity.sweeps.failed_jobs import announce_failure, record_failure
 
 

@@ -12,7 +12,7 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from simplexity.config.errors import ConfigError
+from simplexity.errors import ConfigError
 
 _GIB = 2**30
 # Float64 arrays of (sequences, positions, vocabulary) on the host while the exact next-token distributions are

@@ -14,8 +14,8 @@ import optax
 from jax.sharding import NamedSharding
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from simplexity.config.errors import UserError
 from simplexity.config.schema import TrainingConfig
+from simplexity.errors import UserError
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.interruption import INTERRUPTED_EXIT_CODE, TERMINATED_EXIT_CODE, Terminated, stopping_signals_deferred
 from simplexity.logging import ConsoleLogger, MetricsLogger

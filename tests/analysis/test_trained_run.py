@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from simplexity.analysis import AnalysisOptions, analysis_options, analyze_run, load_trained_run
 from simplexity.config import CONFIG_DIR, ConfigError, register_configs
-from simplexity.config.errors import StorageError, UnfitCheckpointError
+from simplexity.errors import StorageError, UnfitCheckpointError
 from simplexity.experiment import build_experiment
 from simplexity.persistence import Checkpointer
 from simplexity.training import initial_train_state

@@ -1,12 +1,13 @@
 """Checks of single config values, each raising a one-line `ConfigError` that names the key."""
 
+import importlib
 import inspect
 import math
 import typing
 from collections.abc import Mapping
 from typing import Any
 
-from simplexity.config.errors import ConfigError
+from simplexity.errors import ConfigError
 
 # The largest seed: `jax.random.key` keeps only the low 32 bits of a seed (unless `jax_enable_x64` is set), so a
 # larger one would draw what a smaller one draws, and above 2**63 - 1 it fails.
@@ -97,6 +98,25 @@ def _matches(value: Any, expected: type) -> bool:
     return isinstance(value, expected)
 
 
+def locate(path: str) -> Any:
+    """Returns the object a dotted `_target_` path names (`package.module.function`, `module.Class.method`).
+
+    Raises:
+        ImportError: when no prefix of `path` is an importable module.
+        AttributeError: when the rest of `path` does not name an attribute of that module.
+    """
+    parts = path.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:split]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[split:]:
+            found = getattr(found, name)
+        return found
+    raise ImportError(f"no module in {path!r}")
+
+
 def check_builder_arguments(key: str, instance: Mapping[str, Any]) -> None:
     """Raises a `ConfigError` naming `key.<name>` for an argument whose value is not of the builder's type.
 
@@ -104,10 +124,8 @@ def check_builder_arguments(key: str, instance: Mapping[str, Any]) -> None:
     the command line give `layer_norm=maybe` as a string, which Python would take as true); a target that cannot
     be found is left for building to report.
     """
-    from hydra.utils import get_method
-
     try:
-        builder = get_method(str(instance["_target_"]))
+        builder = locate(str(instance["_target_"]))
         hints = typing.get_type_hints(builder)
         parameters = inspect.signature(builder).parameters
     except Exception:  # reported, with its cause, when the node is built
