@@ -8,7 +8,7 @@ def _options(group: str) -> list[str]:
 
 
 def list_models() -> list[str]:
-    """Returns the names accepted by `predictive_model=NAME` (the YAMLs in `simplexity/configs/predictive_model/`)."""
+    """Returns the names accepted by `predictive_model=NAME` (the YAMLs in `configs/predictive_model/`)."""
     return _options("predictive_model")
 
 

@@ -1,8 +1,9 @@
 """The two commands: `simplexity-train` (`python run_experiment.py`) and `simplexity-analyze` (`run_analysis.py`).
 
-Both compose their config with Hydra from the configs shipped in the package (`simplexity/configs/`), so they
-work from any directory once simplexity is installed. A directory of your own configs joins the search path
-with `hydra.searchpath=[file:///ABSOLUTE/DIR]`: its groups' options are then selectable beside the shipped ones.
+Both compose their config with Hydra from `CONFIG_DIR` (`simplexity.config.loading`): the repository's `configs/`
+in a source tree, its copy installed by the wheel (the package data of `simplexity.configs`) otherwise, so they work
+from any directory once simplexity is installed. A directory of your own configs joins the search path with
+`hydra.searchpath=[file:///ABSOLUTE/DIR]`: its groups' options are then selectable beside the shipped ones.
 """
 
 import sys
@@ -17,14 +18,12 @@ from simplexity.analysis import analysis_options, analyze_run, format_report
 from simplexity.analysis.trained_run import SWEEP_TABLE, analyze_sweep, format_sweep_table, sweep_run_dirs
 from simplexity.cli import report_config_errors, run_reporting_user_errors
 from simplexity.config import ConfigError
-from simplexity.config.loading import expand_override_aliases
+from simplexity.config.loading import CONFIG_DIR, expand_override_aliases
 from simplexity.config.schema import register_configs
 from simplexity.run import run_experiment
 
-CONFIG_PACKAGE = "pkg://simplexity.configs"
 
-
-@hydra.main(config_path=CONFIG_PACKAGE, config_name="train", version_base=None)
+@hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base=None)
 @report_config_errors
 def _train(cfg: DictConfig) -> float:
     """Runs one experiment in its Hydra run directory and returns its final loss (for sweepers)."""
@@ -34,7 +33,7 @@ def _train(cfg: DictConfig) -> float:
     return run_experiment(cfg, hydra_config.runtime.output_dir)
 
 
-@hydra.main(config_path=CONFIG_PACKAGE, config_name="analyze", version_base=None)
+@hydra.main(config_path=str(CONFIG_DIR), config_name="analyze", version_base=None)
 @report_config_errors
 def _analyze(cfg: DictConfig) -> None:
     """Analyses the run at `cfg.run_dir` (or every run of a sweep directory there) and prints a summary."""

@@ -1,4 +1,4 @@
-"""The options of an analysis, read and checked from its config (`simplexity/configs/analyze.yaml`)."""
+"""The options of an analysis, read and checked from its config (`configs/analyze.yaml`)."""
 
 from dataclasses import dataclass, fields
 from pathlib import Path

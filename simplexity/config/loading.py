@@ -1,6 +1,7 @@
 """Composing the command line's config without the command line: for notebooks and tests."""
 
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -8,7 +9,24 @@ from omegaconf import DictConfig
 
 from simplexity.config.schema import register_configs
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_PACKAGE = "simplexity.configs"
+
+
+def config_directory() -> Path:
+    """Returns the directory of the YAML configs that `simplexity-train` and `simplexity-analyze` compose.
+
+    In a source tree (a clone, or an editable install of one) that is `configs/` at the repository root, beside the
+    `simplexity` package that is running. An installed wheel has no repository root: it carries the same YAMLs as the
+    package data of `simplexity.configs` (`site-packages/simplexity/configs/`).
+    """
+    source_tree = Path(__file__).resolve().parents[2]
+    configs = source_tree / "configs"
+    if (source_tree / "pyproject.toml").is_file() and (configs / "train.yaml").is_file():
+        return configs
+    return Path(str(resources.files(CONFIG_PACKAGE)))
+
+
+CONFIG_DIR = config_directory()
 # Short forms of overrides: the training process is chosen from the `generative_process` group into the
 # `training_data_generator` node, so `generative_process=NAME` means that.
 OVERRIDE_ALIASES = {"generative_process": "generative_process@training_data_generator"}
@@ -33,7 +51,7 @@ def load_config(overrides: Sequence[str] = (), config_dir: str | Path = CONFIG_D
     Arguments:
         overrides: command-line style overrides, e.g. `["predictive_model=transformer", "seed=3"]`; the short
             forms of `expand_override_aliases` are accepted.
-        config_dir: the directory holding `train.yaml` (the package's `simplexity/configs/` by default).
+        config_dir: the directory holding `train.yaml` (`CONFIG_DIR`, the package's `configs/`, by default).
 
     Example:
         >>> cfg = load_config(["predictive_model=lstm", "training=tiny"])

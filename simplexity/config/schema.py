@@ -1,6 +1,6 @@
 """Structured configs: the typed shape of an experiment config, registered in Hydra's ConfigStore.
 
-The primary config (`simplexity/configs/train.yaml`) starts from `train_schema`, so every group option merged
+The primary config (`configs/train.yaml`) starts from `train_schema`, so every group option merged
 into it is checked against these dataclasses while Hydra composes: an unknown key or a value of the wrong type
 stops the run before anything is built. The composed config is then converted once into these dataclasses
 (`experiment_config`), whose `check` methods hold the range and cross-key checks; below that boundary the code

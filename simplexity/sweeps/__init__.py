@@ -1,6 +1,6 @@
 """Sweeps: the failed jobs of a multirun, and a summary table of its runs.
 
-`FailedJobsCallback` is registered in `simplexity/configs/train.yaml`; `summarize_runs(DIR)`,
+`FailedJobsCallback` is registered in `configs/train.yaml`; `summarize_runs(DIR)`,
 `python scripts/summarize_runs.py DIR` and `python -m simplexity.sweeps DIR` summarise every run under a multirun
 directory.
 """

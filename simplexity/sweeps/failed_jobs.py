@@ -2,7 +2,7 @@
 
 A job that fails on a user's mistake or a non-finite loss is reported by `simplexity.cli.report_config_errors`,
 which calls `record_failure` and lets the sweep go on. `FailedJobsCallback` (registered in
-`simplexity/configs/train.yaml` under `hydra.callbacks`) marks jobs that raised anything else, and once the sweep
+`configs/train.yaml` under `hydra.callbacks`) marks jobs that raised anything else, and once the sweep
 is over lists every failed job on stderr and exits with `FAILED_JOBS_EXIT_CODE`.
 """
 
@@ -101,7 +101,7 @@ def _is_multirun(config: DictConfig) -> bool:
 class FailedJobsCallback(Callback):
     """Hydra callback: marks failed jobs of a sweep, and ends a sweep with failed jobs with a non-zero exit code.
 
-    Does nothing in a single run. Registered in `simplexity/configs/train.yaml`:
+    Does nothing in a single run. Registered in `configs/train.yaml`:
 
         hydra:
           callbacks:

@@ -2,7 +2,7 @@
 
 Hydra's basic sweeper composes every job's config before launching any, and one value that cannot be converted
 (`training.batch_size=4,abc`) stops the whole sweep. `JobwiseBasicSweeper` (declared to Hydra as
-`hydra_plugins.simplexity_sweeper.JobwiseSweeper`, the default `hydra/sweeper` of `simplexity/configs/train.yaml`)
+`hydra_plugins.simplexity_sweeper.JobwiseSweeper`, the default `hydra/sweeper` of `configs/train.yaml`)
 composes each job the same way; a job that fails is recorded in its directory (`FAILED`, said in one line) under
 the number it would have had, and the jobs around it are launched as they would have been, with any launcher.
 """

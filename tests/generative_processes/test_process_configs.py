@@ -1,4 +1,4 @@
-"""Every YAML in simplexity/configs/generative_process builds a process whose vocabulary is the YAML's vocab_size."""
+"""Every YAML in configs/generative_process builds a process whose vocabulary is the YAML's vocab_size."""
 
 import pytest
 from hydra.utils import instantiate

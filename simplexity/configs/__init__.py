@@ -1,1 +1,0 @@
-"""The Hydra configs of `simplexity-train` and `simplexity-analyze`, shipped with the package."""
