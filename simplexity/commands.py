@@ -14,10 +14,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from simplexity.analysis import analysis_options, analyze_run, format_report
+from simplexity.analysis import analyze_run, format_report
 from simplexity.analysis.trained_run import SWEEP_TABLE, analyze_sweep, format_sweep_table, sweep_run_dirs
 from simplexity.cli import report_config_errors, run_reporting_user_errors
-from simplexity.config import ConfigError
+from simplexity.config import ConfigError, validate_analyze_config
 from simplexity.config.loading import CONFIG_DIR, expand_override_aliases
 from simplexity.config.schema import register_configs
 from simplexity.run import run_experiment
@@ -37,8 +37,9 @@ def _train(cfg: DictConfig) -> float:
 @report_config_errors
 def _analyze(cfg: DictConfig) -> None:
     """Analyses the run at `cfg.run_dir` (or every run of a sweep directory there) and prints a summary."""
-    options = analysis_options(cfg)
-    run_dir = Path(cfg.run_dir)
+    config = validate_analyze_config(cfg)
+    options = config.options()
+    run_dir = Path(config.run_dir)
     if not (run_dir / "config.yaml").is_file() and sweep_run_dirs(run_dir):
         rows = analyze_sweep(run_dir, options, progress=_show_progress)
         print(format_sweep_table(rows))
@@ -66,4 +67,5 @@ def train() -> None:
 
 def analyze() -> None:
     """Analyses a run's belief-state geometry: `simplexity-analyze run_dir=DIR [key=value ...]`."""
+    register_configs()
     run_reporting_user_errors(_analyze)

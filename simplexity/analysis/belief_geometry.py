@@ -32,7 +32,7 @@ from simplexity.analysis.regression import (
     scores_per_group,
     train_test_split,
 )
-from simplexity.config.schema import WEIGHTINGS
+from simplexity.analysis.settings import WEIGHTINGS
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.generative_processes.information import entropy
 from simplexity.predictive_models import PredictiveModel, capture_activations

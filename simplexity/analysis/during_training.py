@@ -13,7 +13,7 @@ from simplexity.analysis.belief_dataset import BeliefDataset, TooManyContextsErr
 from simplexity.analysis.belief_geometry import model_outputs, probe_features, probe_split
 from simplexity.analysis.controls import belief_scale, best_markov_order, is_exact, markov_baselines
 from simplexity.analysis.regression import fit_probe
-from simplexity.config.schema import AnalysisSettings
+from simplexity.analysis.settings import AnalysisSettings
 from simplexity.errors import ConfigError
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.predictive_models import ActivationsUnavailableError, PredictiveModel

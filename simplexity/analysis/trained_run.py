@@ -16,7 +16,6 @@ import numpy as np
 
 from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset, sampled_belief_dataset
 from simplexity.analysis.belief_geometry import CONCATENATED, BeliefGeometry, analyze_contexts
-from simplexity.analysis.options import AnalysisOptions
 from simplexity.analysis.output_dir import require_writable, storage_errors
 from simplexity.analysis.plots import (
     plot_analysis_curve,
@@ -31,6 +30,7 @@ from simplexity.analysis.restored_models import (
     restore_latest,
     restore_step,
 )
+from simplexity.analysis.settings import AnalysisOptions
 from simplexity.config import ConfigError, ExperimentConfig
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.generative_processes import entropy_rate

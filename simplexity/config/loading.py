@@ -61,3 +61,18 @@ def load_config(overrides: Sequence[str] = (), config_dir: str | Path = CONFIG_D
     register_configs()
     with initialize_config_dir(config_dir=str(Path(config_dir).absolute()), version_base=None):
         return compose(config_name="train", overrides=expand_override_aliases(overrides))
+
+
+def load_analyze_config(overrides: Sequence[str] = (), config_dir: str | Path = CONFIG_DIR) -> DictConfig:
+    """Returns the config `python run_analysis.py OVERRIDES...` would run with, composed by Hydra.
+
+    An unknown key or a value of the wrong type raises Hydra's `ConfigCompositionException`, as on the command
+    line; `validate_analyze_config` turns the composed config into the checked `AnalyzeConfig`.
+
+    Example:
+        >>> cfg = load_analyze_config(["run_dir=outputs/2026-01-01/12-00-00", "max_context_len=4"])
+        >>> options = validate_analyze_config(cfg).options()
+    """
+    register_configs()
+    with initialize_config_dir(config_dir=str(Path(config_dir).absolute()), version_base=None):
+        return compose(config_name="analyze", overrides=list(overrides))

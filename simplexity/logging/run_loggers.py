@@ -4,9 +4,9 @@ from pathlib import Path
 
 import jax
 
-from simplexity.config.schema import LoggingSettings
 from simplexity.logging.metrics_logger import ConsoleLogger, JsonlLogger, MetricsLogger
 from simplexity.logging.mlflow_logger import MlflowLogger, default_tracking_uri
+from simplexity.logging.settings import LoggingSettings
 
 
 def make_loggers(settings: LoggingSettings, run_dir: Path, total_steps: int) -> list[MetricsLogger]:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from simplexity.config.schema import PredictiveModelConfig
 from simplexity.errors import (
     ConfigError,
     DamagedCheckpointRequestedError,
@@ -14,6 +13,7 @@ from simplexity.errors import (
     UserError,
 )
 from simplexity.persistence.checkpointer import Checkpointer, CheckpointMismatchError, DamagedCheckpointError
+from simplexity.persistence.settings import ResumeSettings
 
 
 def choose_checkpoint(directory: Path, requested: int | str, key: str, empty: tuple[str, Any] | None = None) -> int:
@@ -46,7 +46,7 @@ def _notify_on_stderr(message: str) -> None:
 
 
 def resolve_resume(
-    model: PredictiveModelConfig,
+    model: ResumeSettings,
     checkpoint_dir: Path,
     template: Any,
     notify: Callable[[str], None] = _notify_on_stderr,

@@ -6,8 +6,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from simplexity.config.schema import DistributedSettings
 from simplexity.errors import ConfigError
+from simplexity.training.settings import DistributedSettings
 
 Tree = TypeVar("Tree")
 

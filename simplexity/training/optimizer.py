@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import optax
 
-from simplexity.config.schema import SCHEDULES
+from simplexity.training.settings import SCHEDULES
 
 
 def learning_rate_schedule(

@@ -14,7 +14,6 @@ import optax
 from jax.sharding import NamedSharding
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
-from simplexity.config.schema import TrainingConfig
 from simplexity.errors import UserError
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.interruption import INTERRUPTED_EXIT_CODE, TERMINATED_EXIT_CODE, Terminated, stopping_signals_deferred
@@ -25,6 +24,7 @@ from simplexity.training.data import sample_sequences
 from simplexity.training.devices import data_parallel_sharding, replicate
 from simplexity.training.loss import next_token_loss
 from simplexity.training.precision import in_compute_dtype
+from simplexity.training.settings import TrainingConfig
 from simplexity.training.validator import ValidationConfig, Validator
 
 # Streams derived from the run's seed; fixed so that a run's data never depends on anything but seed and step.

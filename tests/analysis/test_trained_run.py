@@ -10,8 +10,15 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from simplexity.analysis import AnalysisOptions, analysis_options, analyze_run, load_trained_run
-from simplexity.config import CONFIG_DIR, ConfigError, register_configs
+from simplexity.analysis import AnalysisOptions, analyze_run, load_trained_run
+from simplexity.config import (
+    CONFIG_DIR,
+    AnalyzeConfig,
+    ConfigError,
+    load_analyze_config,
+    register_configs,
+    validate_analyze_config,
+)
 from simplexity.errors import StorageError, UnfitCheckpointError
 from simplexity.experiment import build_experiment
 from simplexity.persistence import Checkpointer
@@ -117,34 +124,38 @@ def test_the_analysis_writes_its_report_into_output_dir(tmp_path):
     assert not (run_dir / "analysis.json").exists()
 
 
-def analyze_config(**values) -> DictConfig:
-    with initialize_config_dir(str(CONFIGS), version_base=None):
-        cfg = compose("analyze", overrides=["run_dir=somewhere"])
-    for key, value in values.items():
-        cfg[key] = value
-    return cfg
+def analysis_options(*overrides: str) -> AnalysisOptions:
+    return validate_analyze_config(load_analyze_config(["run_dir=somewhere", *overrides])).options()
 
 
 def test_analysis_options_of_the_default_config():
-    assert analysis_options(analyze_config()) == AnalysisOptions()
-    assert analysis_options(analyze_config(step=7, output_dir="out")).step == 7
+    assert analysis_options() == AnalysisOptions()
+    assert analysis_options("step=7", "output_dir=out").step == 7
+    assert analysis_options("step=all").all_steps
 
 
 @pytest.mark.parametrize(
-    ("key", "value", "expected"),
+    ("override", "expected"),
     [
-        ("step", "first", "step='first': must be `latest`, `all`"),
-        ("max_context_len", 0, "max_context_len=0: must be a positive integer"),
-        ("test_fraction", 1.0, "test_fraction=1.0: must be a number strictly between 0 and 1"),
-        ("min_probability", -0.1, "min_probability=-0.1"),
-        ("batch_size", 0, "batch_size=0"),
-        ("weights", "flat", "weights='flat': must be one of probability, uniform"),
-        ("last_position_only", 3, "last_position_only=3: must be true or false"),
+        ("step=first", "step='first': must be `latest`, `all`"),
+        ("max_context_len=0", "max_context_len=0: must be a positive integer"),
+        ("test_fraction=1.0", "test_fraction=1.0: must be a number strictly between 0 and 1"),
+        ("min_probability=-0.1", "min_probability=-0.1"),
+        ("batch_size=0", "batch_size=0"),
+        ("weights=flat", "weights='flat': must be one of probability, uniform"),
+        ("contexts=all", "contexts='all': must be one of enumerate, sample"),
+        ("ridge=-1", "ridge=-1: must be null (chosen by cross-validation) or a number at least 0"),
     ],
 )
-def test_bad_analysis_options_are_refused_in_one_line(key, value, expected):
+def test_bad_analysis_options_are_refused_in_one_line(override, expected):
     with pytest.raises(ConfigError, match=re.escape(expected)):
-        analysis_options(analyze_config(**{key: value}))
+        analysis_options(override)
+
+
+def test_a_value_of_another_type_set_from_python_is_refused_by_the_check():
+    config = AnalyzeConfig(run_dir="somewhere", last_position_only=3)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=re.escape("last_position_only=3: must be true or false")):
+        config.check()
 
 
 def test_a_checkpoint_of_another_model_does_not_fit_with_exit_code_7(tmp_path):

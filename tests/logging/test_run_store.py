@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from mlflow.tracking import MlflowClient
 
-from simplexity.config.schema import LoggingSettings
-from simplexity.logging import MlflowLogger, log_analysis_artifacts, read_run_record
+from simplexity.logging import LoggingSettings, MlflowLogger, log_analysis_artifacts, read_run_record
 from simplexity.logging.mlflow_logger import END_KEYS, default_tracking_uri
 from simplexity.logging.run_loggers import make_loggers
 from tests.command_line import run_experiment

@@ -7,9 +7,9 @@ import pytest
 
 from simplexity import build, load_config
 from simplexity.config import ConfigError, validate_experiment_config
-from simplexity.config.schema import PRECISIONS
 from simplexity.training.loss import next_token_loss
 from simplexity.training.precision import COMPUTE_DTYPES, in_compute_dtype
+from simplexity.training.settings import PRECISIONS
 
 SMALL_MODELS = {
     "gru_rnn": ["predictive_model.instance.hidden_size=16", "predictive_model.instance.embedding_size=8"],
