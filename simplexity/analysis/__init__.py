@@ -1,4 +1,8 @@
-"""What a trained model learned: linear probes from its activations to the beliefs of its process, and plots."""
+"""What a trained model learned: linear probes from its activations to the beliefs of its process, and plots.
+
+The analysis of a run directory, the command's work, is `simplexity.run_analysis.analyze_run`; this package holds
+the computations, the figures and the report's console formatting.
+"""
 
 from simplexity.analysis.belief_dataset import (
     BeliefDataset,
@@ -35,18 +39,13 @@ from simplexity.analysis.regression import (
     weighted_r2,
     weighted_rmse,
 )
-from simplexity.analysis.trained_run import (
-    ANALYSIS_FILE,
-    TrainedRun,
-    analyze_run,
-    format_report,
-    load_trained_run,
-)
+from simplexity.analysis.report import ANALYSIS_FILE, SWEEP_TABLE, format_report, format_sweep_table
 
 __all__ = [
     "ANALYSIS_FILE",
     "CONCATENATED",
     "PCA",
+    "SWEEP_TABLE",
     "AffineMap",
     "AnalysisOptions",
     "BeliefDataset",
@@ -54,11 +53,9 @@ __all__ = [
     "ModelOutputs",
     "ProbeResult",
     "TooManyContextsError",
-    "TrainedRun",
     "analysis_options",
     "analyze_contexts",
     "analyze_model",
-    "analyze_run",
     "belief_colors",
     "belief_dataset",
     "choose_ridge",
@@ -67,7 +64,7 @@ __all__ = [
     "fit_pca",
     "fit_probe",
     "format_report",
-    "load_trained_run",
+    "format_sweep_table",
     "model_outputs",
     "plot_analysis_curve",
     "plot_belief_geometry",
