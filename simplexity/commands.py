@@ -14,13 +14,13 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from simplexity.analysis import analyze_run, format_report
-from simplexity.analysis.trained_run import SWEEP_TABLE, analyze_sweep, format_sweep_table, sweep_run_dirs
+from simplexity.analysis import ANALYSIS_FILE, SWEEP_TABLE, format_report, format_sweep_table
 from simplexity.cli import report_config_errors, run_reporting_user_errors
 from simplexity.config import ConfigError, validate_analyze_config
 from simplexity.config.loading import CONFIG_DIR, expand_override_aliases
 from simplexity.config.schema import register_configs
 from simplexity.run import run_experiment
+from simplexity.run_analysis import analyze_run, analyze_sweep, is_sweep_dir
 
 
 @hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base=None)
@@ -40,14 +40,14 @@ def _analyze(cfg: DictConfig) -> None:
     config = validate_analyze_config(cfg)
     options = config.options()
     run_dir = Path(config.run_dir)
-    if not (run_dir / "config.yaml").is_file() and sweep_run_dirs(run_dir):
+    if is_sweep_dir(run_dir):
         rows = analyze_sweep(run_dir, options, progress=_show_progress)
         print(format_sweep_table(rows))
-        print(f"wrote analysis.json into each of {len(rows)} runs and {SWEEP_TABLE} to {run_dir}")
+        print(f"wrote {ANALYSIS_FILE} into each of {len(rows)} runs and {SWEEP_TABLE} to {run_dir}")
         return
     report = analyze_run(run_dir, options, progress=_show_progress)
     print(format_report(report))
-    print(f"wrote analysis.json and {', '.join(report['figures'])} to {report['output_dir']}")
+    print(f"wrote {ANALYSIS_FILE} and {', '.join(report['figures'])} to {report['output_dir']}")
 
 
 def _show_progress(line: str) -> None:

@@ -23,6 +23,7 @@ from simplexity.persistence.provenance import ProvenanceLog, collect_provenance
 from simplexity.persistence.run_lock import RunDirectoryLock
 from simplexity.persistence.writable import require_writable_checkpoint_dir
 from simplexity.predictive_models import summarize
+from simplexity.run_directory import checkpoint_steps
 from simplexity.training import (
     NonFiniteLossError,
     TrainingInterruptedError,
@@ -215,10 +216,7 @@ def _resume_changes(config: ExperimentConfig, run_dir: Path) -> dict[str, Any]:
 
 
 def _last_checkpoint(checkpoint_dir: Path | None) -> int | None:
-    if checkpoint_dir is None:
-        return None
-    with Checkpointer(checkpoint_dir) as checkpointer:
-        steps = checkpointer.steps()
+    steps = [] if checkpoint_dir is None else checkpoint_steps(checkpoint_dir)
     return steps[-1] if steps else None
 
 

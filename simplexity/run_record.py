@@ -1,34 +1,49 @@
 """A training run directory read back: its config, metrics, checkpoints, provenance, and models restored.
 
-A run directory is what `run_experiment.py` writes: `config.yaml` (and `config.1.yaml`, ... when resumed),
-`metrics.jsonl`, `checkpoints/<step>/` and `provenance.json`. In a notebook:
+A run directory is what `run_experiment.py` writes (its layout: `simplexity.run_directory`): `config.yaml` (and
+`config.1.yaml`, ... when resumed), `metrics.jsonl`, `checkpoints/<step>/` and `provenance.json`. In a notebook:
 
     >>> run = load_run("outputs/my_run")
     >>> run.metrics["loss"].plot()              # one row per logged step
     >>> logits = run.model(run.checkpoints[0])(tokens)
+
+Checkpoints are verified as they are restored (`Checkpointer.restore_part`). Like training's resume
+(`simplexity.persistence.resume`), `latest` falls back to the newest checkpoint that restores and says each damaged
+one in a warning line; a damaged checkpoint asked for by step raises `DamagedCheckpointRequestedError` (exit code 4)
+naming the newest good step, and one that does not fit the run's model `UnfitCheckpointError` (exit code 7). A run
+directory is only read: a damaged checkpoint is left in place, never moved aside.
 """
 
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import equinox as eqx
 
 from simplexity.config import ConfigError, ExperimentConfig, validate_experiment_config
-from simplexity.config.run_files import CONFIG_FILE, read_latest_config
-from simplexity.errors import one_line
+from simplexity.config.run_files import read_latest_config
+from simplexity.errors import DamagedCheckpointRequestedError, UnfitCheckpointError
 from simplexity.experiment import Experiment, build_experiment
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.logging import read_jsonl_metrics
 from simplexity.persistence import Checkpointer, choose_checkpoint
+from simplexity.persistence.checkpointer import CheckpointMismatchError, DamagedCheckpointError
 from simplexity.persistence.provenance import read_provenance
 from simplexity.predictive_models import PredictiveModel
+from simplexity.run_directory import CONFIG_FILE, METRICS_FILE, checkpoint_steps
 
 if TYPE_CHECKING:  # pandas is imported when a table is built, so that `import simplexity` does not pay for it
     import pandas as pd
 
-METRICS_FILE = "metrics.jsonl"
+Notify = Callable[[str], None]
+
+
+def notify_on_stderr(message: str) -> None:
+    """Prints a one-line notice (a damaged checkpoint passed over) on stderr."""
+    print(message, file=sys.stderr, flush=True)
 
 
 def read_run_config(run_dir: Path) -> ExperimentConfig:
@@ -52,23 +67,70 @@ def read_run_config(run_dir: Path) -> ExperimentConfig:
         raise ConfigError(f"run_dir={str(run_dir)!r}: {path.name}: {error}") from error
 
 
-def restore_model(experiment: Experiment, checkpoint_dir: Path, step: int) -> PredictiveModel:
+def restore_checkpoint(experiment: Experiment, checkpoint_dir: Path, step: int) -> PredictiveModel:
     """Returns the experiment's model with the parameters of the checkpoint of `step` in `checkpoint_dir`.
 
     Raises:
-        ConfigError: when the checkpoint does not fit the model.
+        DamagedCheckpointError: the checkpoint cannot be read.
+        UnfitCheckpointError: it is readable but its parameters do not fit the model of the run's config.
     """
-    checkpointer = Checkpointer(checkpoint_dir)
     params, static = eqx.partition(experiment.model, eqx.is_array)
-    try:
-        params = checkpointer.restore_part(step, "params", params)
-    except Exception as error:
-        raise ConfigError.invalid(
-            "step", step, f"the checkpoint does not fit the model of the run's config: {one_line(error)}"
-        ) from error
-    finally:
-        checkpointer.close()
+    with Checkpointer(checkpoint_dir) as checkpointer:
+        try:
+            params = checkpointer.restore_part(step, "params", params)
+        except CheckpointMismatchError as error:
+            where, reason = error.args
+            raise UnfitCheckpointError.invalid(
+                "step", step, f"{where} does not fit the model of the run's config ({reason})"
+            ) from error
     return eqx.combine(params, static)
+
+
+def _restore_latest(
+    experiment: Experiment, checkpoint_dir: Path, steps: list[int], notify: Notify
+) -> tuple[PredictiveModel, int]:
+    """Returns the model of the newest of `steps` (ascending) that restores, and its step.
+
+    Each damaged checkpoint passed over is said in one line through `notify`.
+
+    Raises:
+        DamagedCheckpointRequestedError: none of `steps` restores.
+        UnfitCheckpointError: the newest readable checkpoint does not fit the model.
+    """
+    for index, step in enumerate(reversed(steps)):
+        try:
+            return restore_checkpoint(experiment, checkpoint_dir, step), step
+        except DamagedCheckpointError as error:
+            older = steps[-index - 2] if index + 1 < len(steps) else None
+            then = f"trying step {older}" if older is not None else "no older checkpoint is left"
+            notify(f"warning: {error}; left in place; {then}")
+    raise DamagedCheckpointRequestedError(f"step='latest': no checkpoint in {checkpoint_dir} restores")
+
+
+def _restore_step(experiment: Experiment, checkpoint_dir: Path, steps: list[int], step: int) -> PredictiveModel:
+    """Returns the model of the checkpoint of `step` (one of `steps`).
+
+    Raises:
+        DamagedCheckpointRequestedError: that checkpoint is damaged; the message names the newest good step.
+        UnfitCheckpointError: it does not fit the model.
+    """
+    try:
+        return restore_checkpoint(experiment, checkpoint_dir, step)
+    except DamagedCheckpointError as damage:
+        good = _newest_good_step(experiment, checkpoint_dir, [other for other in steps if other != step])
+        advice = f"the newest good checkpoint is step {good}" if good is not None else "no other checkpoint restores"
+        raise DamagedCheckpointRequestedError(f"step={step}: {damage}; {advice}") from damage
+
+
+def _newest_good_step(experiment: Experiment, checkpoint_dir: Path, steps: list[int]) -> int | None:
+    """Returns the newest of `steps` whose checkpoint restores into the model, or None."""
+    for step in reversed(steps):
+        try:
+            restore_checkpoint(experiment, checkpoint_dir, step)
+        except (DamagedCheckpointError, UnfitCheckpointError):
+            continue
+        return step
+    return None
 
 
 def metrics_frame(records: list[dict[str, Any]]) -> "pd.DataFrame":
@@ -89,6 +151,13 @@ def _columns(records: list[dict[str, Any]]) -> list[str]:
     return list(names)
 
 
+class RestoredModel(NamedTuple):
+    """A model restored from a checkpoint (see `Run.restore`), and the step of that checkpoint."""
+
+    model: PredictiveModel
+    step: int
+
+
 @dataclass(frozen=True, eq=False)
 class Run:
     """A run directory read back (see `load_run`).
@@ -96,19 +165,34 @@ class Run:
     Arguments:
         run_dir: the run directory, absolute.
         config: the typed config of the run's latest start (its newest `config*.yaml`).
-        metrics: one row per logged step (the index, `step`, ascending), one column per metric; a step a resumed
-            run logged again holds the resumed run's values. Per-position metrics are object columns of lists.
         checkpoint_dir: the directory of its checkpoints (`persistence.checkpoint_dir`); None when it wrote none.
         checkpoints: the steps of the complete checkpoints there, ascending.
-        provenance: the records of `provenance.json`, one per start of a run in the directory ([] without one).
     """
 
     run_dir: Path
     config: ExperimentConfig
-    metrics: "pd.DataFrame" = field(repr=False)
     checkpoint_dir: Path | None
     checkpoints: list[int]
-    provenance: list[dict[str, Any]] = field(repr=False)
+
+    @cached_property
+    def metrics(self) -> "pd.DataFrame":
+        """One row per logged step (the index, `step`, ascending), one column per metric.
+
+        A step a resumed run logged again holds the resumed run's values; per-position metrics are object columns
+        of lists. Read from `metrics.jsonl` on first use (`load_run` reads it at once).
+        """
+        return metrics_frame(read_jsonl_metrics(self.run_dir / METRICS_FILE))
+
+    @cached_property
+    def provenance(self) -> list[dict[str, Any]]:
+        """The records of `provenance.json`, one per start of a run in the directory ([] without one).
+
+        Read on first use (`load_run` reads it at once).
+
+        Raises:
+            ValueError: when `provenance.json` is not a JSON list of records.
+        """
+        return read_provenance(self.run_dir)
 
     @cached_property
     def experiment(self) -> Experiment:
@@ -123,21 +207,58 @@ class Run:
         """The training data generator: the process the model was trained on."""
         return self.experiment.process
 
-    def model(self, step: int | str = "latest") -> PredictiveModel:
-        """Returns the predictive model restored from the checkpoint of `step` (a step number or `latest`).
+    def restore(self, step: int | str = "latest", notify: Notify = notify_on_stderr) -> RestoredModel:
+        """Returns the model restored from the checkpoint of `step` (a step number or `latest`), and that step.
 
         The model is the config's, with the checkpoint's parameters: it maps `(batch, seq)` tokens to
-        `(batch, seq, vocab)` logits. `latest` is the newest checkpoint in the directory when called.
+        `(batch, seq, vocab)` logits. `latest` is the newest checkpoint in the directory when called; a damaged one
+        is passed over for the newest that restores, said in one line through `notify`.
 
         Raises:
-            ConfigError: when the run wrote no checkpoints, or none of `step` (the message lists those there).
+            ConfigError: when the config does not build, the run wrote no checkpoints, or none of `step` (the
+                message lists those there).
+            DamagedCheckpointRequestedError: the checkpoint of `step` is damaged (the message names the newest good
+                step), or for `latest` every one is.
+            UnfitCheckpointError: the checkpoint does not fit the model of the run's config.
         """
+        experiment = self.experiment
         if self.checkpoint_dir is None:
             raise ConfigError.invalid(
                 "run_dir", str(self.run_dir), "its run wrote no checkpoints (persistence.checkpoint_dir: null)"
             )
         chosen = choose_checkpoint(self.checkpoint_dir, step, "step", empty=("run_dir", str(self.run_dir)))
-        return restore_model(self.experiment, self.checkpoint_dir, chosen)
+        steps = checkpoint_steps(self.checkpoint_dir)
+        if step == "latest":
+            return RestoredModel(*_restore_latest(experiment, self.checkpoint_dir, steps, notify))
+        return RestoredModel(_restore_step(experiment, self.checkpoint_dir, steps, chosen), chosen)
+
+    def model(self, step: int | str = "latest") -> PredictiveModel:
+        """Returns the predictive model restored from the checkpoint of `step` (a step number or `latest`).
+
+        See `restore`, which also returns the step that `latest` came to.
+        """
+        return self.restore(step).model
+
+
+def open_run(run_dir: str | Path) -> Run:
+    """Returns the run in `run_dir` with its config read and its checkpoints listed now; the rest is read on first use.
+
+    Raises:
+        FileNotFoundError: when `run_dir` is not a directory or holds no `config.yaml`.
+        ConfigError: when its config does not validate.
+    """
+    run_dir = Path(run_dir).absolute()
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run_dir={str(run_dir)!r}: not a directory")
+    config = read_run_config(run_dir)
+    directory = config.persistence.checkpoint_dir
+    checkpoint_dir = None if directory is None else run_dir / directory  # a relative one is in the run directory
+    return Run(
+        run_dir=run_dir,
+        config=config,
+        checkpoint_dir=checkpoint_dir,
+        checkpoints=[] if checkpoint_dir is None else checkpoint_steps(checkpoint_dir),
+    )
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -156,26 +277,6 @@ def load_run(run_dir: str | Path) -> Run:
         ConfigError: when its config does not validate.
         ValueError: when its `provenance.json` is not a JSON list of records.
     """
-    run_dir = Path(run_dir).absolute()
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"run_dir={str(run_dir)!r}: not a directory")
-    config = read_run_config(run_dir)
-    directory = config.persistence.checkpoint_dir
-    checkpoint_dir = None if directory is None else run_dir / directory  # a relative one is in the run directory
-    return Run(
-        run_dir=run_dir,
-        config=config,
-        metrics=metrics_frame(read_jsonl_metrics(run_dir / METRICS_FILE)),
-        checkpoint_dir=checkpoint_dir,
-        checkpoints=[] if checkpoint_dir is None else _checkpoint_steps(checkpoint_dir),
-        provenance=read_provenance(run_dir),
-    )
-
-
-def _checkpoint_steps(checkpoint_dir: Path) -> list[int]:
-    """Returns the steps of the complete checkpoints in `checkpoint_dir`, ascending."""
-    checkpointer = Checkpointer(checkpoint_dir)
-    try:
-        return checkpointer.steps()
-    finally:
-        checkpointer.close()
+    run = open_run(run_dir)
+    _ = run.metrics, run.provenance  # read now, so that the record is of one moment
+    return run

@@ -1,12 +1,8 @@
 """What a trained model learned: linear probes from its activations to the beliefs of its process, and plots.
 
-The analysis of a trained run (`analyze_run`, `load_trained_run`, `TrainedRun`, `format_report`, `ANALYSIS_FILE`)
-builds the run's experiment through the application's config, `simplexity.config`, whose schema in turn imports
-this package's settings (`simplexity.analysis.settings`); so those names are imported from
-`simplexity.analysis.trained_run` when first used, not with the package.
+The analysis of a run directory, the command's work, is `simplexity.run_analysis.analyze_run`; this package holds
+the computations, the figures and the report's console formatting.
 """
-
-from typing import TYPE_CHECKING, Any
 
 from simplexity.analysis.belief_dataset import (
     BeliefDataset,
@@ -42,6 +38,7 @@ from simplexity.analysis.regression import (
     weighted_r2,
     weighted_rmse,
 )
+from simplexity.analysis.report import ANALYSIS_FILE, SWEEP_TABLE, format_report, format_sweep_table
 from simplexity.analysis.settings import (
     AnalysisOptions,
     AnalysisSettings,
@@ -49,31 +46,11 @@ from simplexity.analysis.settings import (
     ProbeSettings,
 )
 
-if TYPE_CHECKING:
-    from simplexity.analysis.trained_run import (
-        ANALYSIS_FILE,
-        TrainedRun,
-        analyze_run,
-        format_report,
-        load_trained_run,
-    )
-
-_TRAINED_RUN_NAMES = ("ANALYSIS_FILE", "TrainedRun", "analyze_run", "format_report", "load_trained_run")
-
-
-def __getattr__(name: str) -> Any:
-    """Returns a name of `simplexity.analysis.trained_run`, imported on first use."""
-    if name in _TRAINED_RUN_NAMES:
-        from simplexity.analysis import trained_run
-
-        return getattr(trained_run, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 __all__ = [
     "ANALYSIS_FILE",
     "CONCATENATED",
     "PCA",
+    "SWEEP_TABLE",
     "AffineMap",
     "AnalysisOptions",
     "AnalysisSettings",
@@ -84,10 +61,8 @@ __all__ = [
     "ProbeResult",
     "ProbeSettings",
     "TooManyContextsError",
-    "TrainedRun",
     "analyze_contexts",
     "analyze_model",
-    "analyze_run",
     "belief_colors",
     "belief_dataset",
     "choose_ridge",
@@ -96,7 +71,7 @@ __all__ = [
     "fit_pca",
     "fit_probe",
     "format_report",
-    "load_trained_run",
+    "format_sweep_table",
     "model_outputs",
     "plot_analysis_curve",
     "plot_belief_geometry",

@@ -5,7 +5,6 @@ model on every context (`belief_dataset`), regress the exact belief after each c
 context's last position, and compare the model's expected loss at each position with the myopic entropy.
 """
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +35,7 @@ from simplexity.analysis.settings import WEIGHTINGS
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.generative_processes.information import entropy
 from simplexity.predictive_models import PredictiveModel, capture_activations
+from simplexity.run_directory import natural_key
 
 CONCATENATED = "concatenated"
 
@@ -53,9 +53,9 @@ class ModelOutputs:
     log_probabilities: np.ndarray
 
 
-def _layer_order(name: str) -> tuple[bool, list[Any]]:
+def _layer_order(name: str) -> tuple[bool, list[str | int]]:
     """Sort key: the embedding first, then names in natural order (`block_2` before `block_10`)."""
-    return name != "embedding", [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+    return name != "embedding", natural_key(name)
 
 
 @eqx.filter_jit

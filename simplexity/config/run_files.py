@@ -1,8 +1,10 @@
-"""The config files of a run directory: `config.yaml` from its first start, `config.N.yaml` from each later one."""
+"""The config files of a run directory read and written: `config.yaml` from its first start, `config.N.yaml` later.
+
+Which files those are, and in what order, is the run directory's layout (`simplexity.run_directory`).
+"""
 
 import contextlib
 import os
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -10,27 +12,11 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from simplexity.errors import one_line
-
-CONFIG_FILE = "config.yaml"
-_CONFIG_NAME = re.compile(r"config(?:\.(\d+))?\.yaml")
+from simplexity.run_directory import config_paths, next_config_path
 
 
 def _notify_on_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _silent(message: str) -> None:
-    del message
-
-
-def config_paths(run_dir: str | Path) -> list[Path]:
-    """Returns the run's config files, newest first: `config.N.yaml` by descending N, `config.yaml` last."""
-    indexed = [
-        (int(match.group(1) or 0), path)
-        for path in Path(run_dir).glob("config*.yaml")
-        if (match := _CONFIG_NAME.fullmatch(path.name)) and path.is_file()
-    ]
-    return [path for _, path in sorted(indexed, reverse=True)]
 
 
 def _load(path: Path) -> DictConfig | str:
@@ -53,7 +39,7 @@ def read_latest_config(
     `config.N.yaml`: such a file is passed over for the one before, said in one line through `notify`. When no
     file holds a mapping, the newest is returned with the reason it cannot be read in place of the mapping.
     """
-    paths = config_paths(run_dir)
+    paths = config_paths(run_dir)[::-1]  # newest first
     reasons: list[str] = []
     for path in paths:
         loaded = _load(path)
@@ -63,24 +49,6 @@ def read_latest_config(
             return path, loaded
         reasons.append(f"{path.name} ({loaded})")
     return (paths[0], _load(paths[0])) if paths else None
-
-
-def latest_config_path(run_dir: str | Path) -> Path | None:
-    """Returns the config of the run's latest start that can be read (see `read_latest_config`), else the newest.
-
-    Returns None when `run_dir` holds no config file.
-    """
-    found = read_latest_config(run_dir, _silent)
-    return None if found is None else found[0]
-
-
-def next_config_path(run_dir: str | Path) -> Path:
-    """Returns where a run starting now writes its config: `config.yaml`, or the first free `config.N.yaml`."""
-    path, index = Path(run_dir) / CONFIG_FILE, 0
-    while path.exists():
-        index += 1
-        path = Path(run_dir) / f"config.{index}.yaml"
-    return path
 
 
 def write_config_file(run_dir: str | Path, text: str) -> Path:

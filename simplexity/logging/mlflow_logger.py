@@ -27,13 +27,12 @@ from mlflow.utils.validation import (
     MAX_TAG_VAL_LENGTH,
 )
 
-from simplexity.config.run_files import latest_config_path
 from simplexity.errors import one_line
 from simplexity.logging.flat_config import flatten_config
 from simplexity.logging.tracking_outage import TrackingOutage
 from simplexity.logging.tracking_uri import database_path, file_store_path, server_answer
+from simplexity.run_directory import MLFLOW_RUN_FILE, config_paths
 
-RUN_FILE = "mlflow_run.json"
 # The run directory's own store: a SQLite database, and the directory of the artifacts of its runs.
 DATABASE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
@@ -109,7 +108,7 @@ def read_run_record(run_dir: str | Path) -> dict[str, str] | None:
 
     None as well when the file is not such a record.
     """
-    path = Path(run_dir) / RUN_FILE
+    path = Path(run_dir) / MLFLOW_RUN_FILE
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -174,7 +173,7 @@ class MlflowLogger:
 
     def _write_run_record(self, record: dict[str, Any]) -> None:
         if self.run_dir is not None:
-            (self.run_dir / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+            (self.run_dir / MLFLOW_RUN_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
     def _send(self, call: Callable[[], object], values: int = 1, step: int | None = None) -> None:
         """Makes `call` to the tracking store now, or holds it while the store does not answer (`TrackingOutage`)."""
@@ -212,9 +211,9 @@ class MlflowLogger:
         changed = self._log_params({name: str(value) for name, value in flatten_config(config).items()})
         self._log_tags({f"resumed.{name}": value for name, value in changed.items()})
         self._client.log_dict(self.run_id, config, "config.json")
-        newest = None if self.run_dir is None else latest_config_path(self.run_dir)
-        if newest is not None:
-            self.log_artifacts([newest])
+        configs = [] if self.run_dir is None else config_paths(self.run_dir)
+        if configs:
+            self.log_artifacts([configs[-1]])
 
     def log_artifacts(self, paths: Sequence[Path], artifact_path: str | None = None) -> None:
         """Logs each of `paths` that is a file as an artifact, at the root or under `artifact_path`."""

@@ -7,6 +7,7 @@ import jax
 from simplexity.logging.metrics_logger import ConsoleLogger, JsonlLogger, MetricsLogger
 from simplexity.logging.mlflow_logger import MlflowLogger, default_tracking_uri
 from simplexity.logging.settings import LoggingSettings
+from simplexity.run_directory import METRICS_FILE
 
 
 def make_loggers(settings: LoggingSettings, run_dir: Path, total_steps: int) -> list[MetricsLogger]:
@@ -22,7 +23,7 @@ def make_loggers(settings: LoggingSettings, run_dir: Path, total_steps: int) -> 
         if name == "console":
             loggers.append(ConsoleLogger(total_steps))
         elif name == "jsonl":
-            loggers.append(JsonlLogger(run_dir / "metrics.jsonl"))
+            loggers.append(JsonlLogger(run_dir / METRICS_FILE))
         elif name == "mlflow":
             uri = settings.mlflow.tracking_uri or default_tracking_uri(run_dir)
             loggers.append(MlflowLogger(uri, settings.mlflow.experiment_name, run_name=run_dir.name, run_dir=run_dir))

@@ -10,6 +10,7 @@ import orbax.checkpoint as ocp
 
 from simplexity.errors import one_line
 from simplexity.interruption import stopping_signals_deferred
+from simplexity.run_directory import checkpoint_steps
 
 # A damaged checkpoint is renamed to `<step>` + this suffix: orbax no longer lists it, and nothing is deleted.
 DAMAGED_SUFFIX = ".damaged"
@@ -130,11 +131,11 @@ class Checkpointer:
         )
 
     def steps(self) -> list[int]:
-        """Returns the steps that have a complete checkpoint, ascending."""
+        """Returns the steps that have a complete checkpoint, ascending (`run_directory.checkpoint_steps`)."""
         if not self.directory.is_dir():
             return []
         self._manager.reload()  # the directory may have changed since the manager last looked
-        return sorted(self._manager.all_steps())
+        return checkpoint_steps(self.directory)
 
     def save(self, step: int, state: Any) -> None:
         """Writes `state` (any pytree of arrays) as the checkpoint of `step` and waits until it is complete.

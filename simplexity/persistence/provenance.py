@@ -18,7 +18,8 @@ from typing import Any
 
 import jax
 
-PROVENANCE_FILE = "provenance.json"
+from simplexity.run_directory import PROVENANCE_FILE
+
 # The packages whose versions decide what a run computes, by distribution name.
 RECORDED_PACKAGES = ("simplexity", "jax", "jaxlib", "equinox", "optax", "orbax-checkpoint", "hydra-core")
 _GIT_TIMEOUT_SECONDS = 10.0

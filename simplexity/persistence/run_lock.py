@@ -9,8 +9,7 @@ from pathlib import Path
 from types import TracebackType
 
 from simplexity.errors import ConfigError
-
-LOCK_FILE = ".lock"
+from simplexity.run_directory import LOCK_FILE
 
 
 class RunDirectoryLock:

@@ -17,8 +17,8 @@ from hydra.types import RunMode, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from simplexity.errors import one_line
+from simplexity.run_directory import FAILED_FILE, find_run_dirs
 
-FAILED_FILE = "FAILED"
 FAILED_JOBS_EXIT_CODE = 1
 
 
@@ -83,13 +83,10 @@ def read_failure(run_dir: str | Path) -> FailedJob | None:
 
 def find_failures(sweep_dir: str | Path) -> list[FailedJob]:
     """Returns the failures recorded under `sweep_dir`, by job number; hidden folders (`.submitit`) are skipped."""
-    root = Path(sweep_dir)
     failures = [
         failure
-        for path in root.rglob(FAILED_FILE)
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts[:-1])
-        for failure in [read_failure(path.parent)]
-        if failure is not None
+        for run_dir in find_run_dirs(sweep_dir, (FAILED_FILE,))
+        if (failure := read_failure(run_dir)) is not None
     ]
     return sorted(failures, key=lambda failure: (failure.job is None, failure.job or 0))
 

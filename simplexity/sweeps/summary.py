@@ -9,7 +9,6 @@
 import argparse
 import json
 import math
-import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 from omegaconf import OmegaConf
 
-from simplexity.config.run_files import CONFIG_FILE, read_latest_config
+from simplexity.config.run_files import read_latest_config
 from simplexity.logging import flatten_config, read_jsonl_metrics
-from simplexity.run_record import METRICS_FILE
-from simplexity.sweeps.failed_jobs import FAILED_FILE, FailedJob, read_failure
+from simplexity.run_directory import CONFIG_FILE, FAILED_FILE, METRICS_FILE, find_run_dirs
+from simplexity.sweeps.failed_jobs import FailedJob, read_failure
 
 if TYPE_CHECKING:  # pandas is imported when a table is built, so that `import simplexity` does not pay for it
     import pandas as pd
@@ -57,25 +56,6 @@ class RunSummary:
     validation_loss: float | None
     excess_loss: float | None
     steps_per_second: float | None
-
-
-def _natural_key(path: Path) -> list[Any]:
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in re.split(r"(\d+)", path.as_posix())]
-
-
-def find_run_dirs(root: str | Path) -> list[Path]:
-    """Returns every directory under `root` (itself included) holding `config.yaml` or `FAILED`, in natural order.
-
-    Hidden directories (`.hydra`, `.submitit`) are neither runs nor searched.
-    """
-    root = Path(root)
-    found = {
-        path.parent
-        for name in (CONFIG_FILE, FAILED_FILE)
-        for path in root.rglob(name)
-        if path.is_file() and not any(part.startswith(".") for part in path.relative_to(root).parts[:-1])
-    }
-    return sorted(found, key=lambda path: _natural_key(path.relative_to(root)))
 
 
 def latest_config(run_dir: Path) -> dict[str, Any] | None:
@@ -213,7 +193,10 @@ def _override_dtype(values: list[Any]) -> Any:
 
 
 def load_sweep(sweep_dir: str | Path) -> "pd.DataFrame":
-    """Returns one row per run under `sweep_dir` (see `find_run_dirs`), in natural order of their paths.
+    """Returns one row per run under `sweep_dir`, in natural order of their paths.
+
+    A run is a directory under `sweep_dir` (itself included, hidden ones left out) holding `config.yaml` or `FAILED`
+    (`simplexity.run_directory.find_run_dirs`).
 
     Columns, in order:
         run_dir: the run's directory, absolute (`simplexity.load_run` reads it).
@@ -240,7 +223,7 @@ def load_sweep(sweep_dir: str | Path) -> "pd.DataFrame":
     root = Path(sweep_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"sweep_dir={str(sweep_dir)!r}: not a directory")
-    run_dirs = find_run_dirs(root)
+    run_dirs = find_run_dirs(root, (CONFIG_FILE, FAILED_FILE))
     configs = {run_dir: latest_config(run_dir) for run_dir in run_dirs}
     flat = {run_dir: flatten_config(config) for run_dir, config in configs.items() if config is not None}
     keys = differing_keys(list(flat.values()))

@@ -4,7 +4,8 @@ import subprocess
 
 import pytest
 
-from simplexity.persistence.provenance import PROVENANCE_FILE, ProvenanceLog, collect_provenance, git_state
+from simplexity.persistence.provenance import ProvenanceLog, collect_provenance, git_state
+from simplexity.run_directory import PROVENANCE_FILE
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from simplexity.config import ConfigError
-from simplexity.persistence.run_lock import LOCK_FILE, RunDirectoryLock
+from simplexity.persistence.run_lock import RunDirectoryLock
+from simplexity.run_directory import LOCK_FILE
 
 ROOT = Path(__file__).parents[2]
 HOLDER = """

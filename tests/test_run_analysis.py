@@ -10,7 +10,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from simplexity.analysis import AnalysisOptions, analyze_run, load_trained_run
+from simplexity.analysis import AnalysisOptions
 from simplexity.config import (
     CONFIG_DIR,
     AnalyzeConfig,
@@ -22,6 +22,7 @@ from simplexity.config import (
 from simplexity.errors import StorageError, UnfitCheckpointError
 from simplexity.experiment import build_experiment
 from simplexity.persistence import Checkpointer
+from simplexity.run_analysis import analyze_run, open_trained_run
 from simplexity.training import initial_train_state
 
 CONFIGS = CONFIG_DIR
@@ -66,13 +67,13 @@ def assert_one_line(error: pytest.ExceptionInfo[ConfigError], *fragments: str) -
 
 def test_a_missing_directory_is_refused(tmp_path):
     with pytest.raises(ConfigError) as error:
-        load_trained_run(tmp_path / "nope")
+        open_trained_run(tmp_path / "nope")
     assert_one_line(error, "run_dir=", "is not a directory")
 
 
 def test_a_directory_without_config_is_refused(tmp_path):
     with pytest.raises(ConfigError) as error:
-        load_trained_run(tmp_path)
+        open_trained_run(tmp_path)
     assert_one_line(error, "has no config.yaml")
 
 
@@ -86,10 +87,11 @@ def test_a_run_without_checkpoint_is_refused(tmp_path):
 
 def test_the_latest_or_a_named_checkpoint_is_restored(tmp_path):
     write_run(tmp_path, training_config(), steps=[2, 4])
-    assert load_trained_run(tmp_path).step == 4
-    assert load_trained_run(tmp_path, step=2).step == 2
+    run = open_trained_run(tmp_path)
+    assert run.restore().step == 4
+    assert run.restore(2).step == 2
     with pytest.raises(ConfigError) as error:
-        load_trained_run(tmp_path, step=3)
+        run.restore(3)
     assert_one_line(error, "step=3", "[2, 4]")
 
 
@@ -162,7 +164,7 @@ def test_a_checkpoint_of_another_model_does_not_fit_with_exit_code_7(tmp_path):
     write_run(tmp_path, training_config("predictive_model.instance.hidden_size=32"), steps=[6])
     OmegaConf.save(training_config(), tmp_path / "config.yaml", resolve=True)  # the config of a smaller model
     with pytest.raises(UnfitCheckpointError) as error:
-        load_trained_run(tmp_path)
+        open_trained_run(tmp_path).restore()
     assert error.value.exit_code == 7
     assert_one_line(error, "step=6: checkpoint 6 in", "does not fit the model of the run's config (")
 

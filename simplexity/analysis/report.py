@@ -1,0 +1,88 @@
+"""The analysis report's files, and the report summarised for the console.
+
+`analysis.json` (the report of one run: what `simplexity.run_analysis.analyze_run` returns) and the figures go into
+the run directory or `output_dir`; a sweep's directory gets `analysis_table.json`, one row per run. The formatting
+functions are pure functions of those reports.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from simplexity.analysis.belief_geometry import CONCATENATED
+
+ANALYSIS_FILE = "analysis.json"
+FIGURES = {"belief_geometry": "belief_geometry.png", "position_loss": "position_loss.png"}
+TRAINING_CURVE = "training_curve.png"
+ANALYSIS_CURVE = "analysis_curve.png"
+OUTPUT_FILES = (ANALYSIS_FILE, *FIGURES.values(), TRAINING_CURVE, ANALYSIS_CURVE)
+SWEEP_TABLE = "analysis_table.json"
+
+
+def format_sweep_table(rows: list[dict[str, Any]]) -> str:
+    """Returns one line per run: its directory name and the concatenated probe's R^2, RMSE and ratios."""
+    lines = ["run  step  model  R^2  RMSE  x untrained  x best Markov (concatenated probe)"]
+    for row in rows:
+        scores = row["regression"][CONCATENATED]
+        lines.append(
+            f"{Path(row['run_dir']).name}  {row['step']}  {row['model']}  {_formatted(scores['r2'])}  "
+            f"{_formatted(scores['rmse'])}  {_ratio(scores['rmse_over_untrained'])}  "
+            f"{_ratio(scores['rmse_over_best_markov'])}"
+        )
+    return "\n".join(lines)
+
+
+def _formatted(value: float | None) -> str:
+    return "nan" if value is None else f"{value:.4f}"
+
+
+def _ratio(value: float | None) -> str:
+    """An RMSE ratio; None is a ratio to an exact control, which is undefined."""
+    return "undefined" if value is None else f"{value:.4f}"
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Returns a few lines summarising an analysis report for the console."""
+    lines = [f"analysed step {report['step']}: {report['num_contexts']} contexts of up to {report['max_context_len']}"]
+    num_train = report["num_probed_contexts"] - report["num_test_contexts"]
+    lines.append(
+        f"  probes fitted on {num_train} contexts (worth {report['effective_train_contexts']:.0f} equally weighted), "
+        f"scored on {report['num_test_contexts']} (worth {report['effective_test_contexts']:.0f})"
+    )
+    controls = report["controls"]
+    for name, scores in report["regression"].items():
+        r2 = "nan" if scores["r2"] is None else f"{scores['r2']:.4f}"
+        rmse = "nan" if scores["rmse"] is None else f"{scores['rmse']:.4f}"
+        untrained_exact = controls["untrained"] is not None and controls["untrained"][name]["exact"]
+        ratios = [
+            f"{label} {'undefined' if exact else format(scores[key], '.3f')}"
+            for key, label, exact in (
+                ("rmse_over_untrained", "x untrained", untrained_exact),
+                ("rmse_over_best_markov", "x best Markov", controls["best_markov_exact"]),
+            )
+            if exact or scores.get(key) is not None
+        ]
+        relative = f" (RMSE {', '.join(ratios)})" if ratios else ""
+        lines.append(f"  belief probe from {name}: held-out R^2={r2} RMSE={rmse}{relative}")
+    best = controls["markov"][f"order_{controls['best_markov_order']}"]
+    exact = ", exact: it predicts every held-out belief, so ratios to it are undefined" if best["exact"] else ""
+    lines.append(
+        f"  controls: best Markov baseline (order {controls['best_markov_order']}) R^2={_formatted(best['r2'])} "
+        f"RMSE={_formatted(best['rmse'])}{exact}; shuffled targets R^2="
+        f"{_formatted(controls['shuffled_targets'][CONCATENATED]['r2'])} (concatenated)"
+    )
+    if exact_untrained := [name for name, scores in (controls["untrained"] or {}).items() if scores["exact"]]:
+        lines.append(
+            f"  controls: the untrained model's probes of {', '.join(exact_untrained)} are exact: ratios to them "
+            "are undefined"
+        )
+    gap = report["position_loss"]["max_abs_difference"]
+    lines.append(f"  max |loss - myopic entropy| over positions: {gap:.4f} nats")
+    if report["entropy_rate"] is not None:
+        lines.append(f"  entropy rate: {report['entropy_rate']:.4f} nats")
+    for point in report.get("curve", []):
+        scores = point["regression"][CONCATENATED]
+        lines.append(
+            f"  step {point['step']} ({point['tokens_seen']} tokens): concatenated R^2={_formatted(scores['r2'])} "
+            f"RMSE={_formatted(scores['rmse'])}, excess loss {point['excess_loss']:.5f} nats"
+        )
+    return "\n".join(lines)
