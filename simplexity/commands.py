@@ -8,14 +8,13 @@ with `hydra.searchpath=[file:///ABSOLUTE/DIR]`: its groups' options are then sel
 import sys
 from pathlib import Path
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from simplexity.analysis import analysis_options, analyze_run, format_report
 from simplexity.analysis.trained_run import SWEEP_TABLE, analyze_sweep, format_sweep_table, sweep_run_dirs
-from simplexity.cli import report_config_errors, run_reporting_user_errors
+from simplexity.cli import run_reporting_user_errors
 from simplexity.config import ConfigError
 from simplexity.config.loading import expand_override_aliases
 from simplexity.config.schema import register_configs
@@ -24,8 +23,6 @@ from simplexity.run import run_experiment
 CONFIG_PACKAGE = "pkg://simplexity.configs"
 
 
-@hydra.main(config_path=CONFIG_PACKAGE, config_name="train", version_base=None)
-@report_config_errors
 def _train(cfg: DictConfig) -> float:
     """Runs one experiment in its Hydra run directory and returns its final loss (for sweepers)."""
     hydra_config = HydraConfig.get()
@@ -34,8 +31,6 @@ def _train(cfg: DictConfig) -> float:
     return run_experiment(cfg, hydra_config.runtime.output_dir)
 
 
-@hydra.main(config_path=CONFIG_PACKAGE, config_name="analyze", version_base=None)
-@report_config_errors
 def _analyze(cfg: DictConfig) -> None:
     """Analyses the run at `cfg.run_dir` (or every run of a sweep directory there) and prints a summary."""
     options = analysis_options(cfg)
@@ -62,9 +57,9 @@ def train() -> None:
     """
     register_configs()
     sys.argv[1:] = expand_override_aliases(sys.argv[1:])
-    run_reporting_user_errors(_train)
+    run_reporting_user_errors(_train, config_path=CONFIG_PACKAGE, config_name="train")
 
 
 def analyze() -> None:
     """Analyses a run's belief-state geometry: `simplexity-analyze run_dir=DIR [key=value ...]`."""
-    run_reporting_user_errors(_analyze)
+    run_reporting_user_errors(_analyze, config_path=CONFIG_PACKAGE, config_name="analyze")
