@@ -23,7 +23,7 @@ from simplexity.generative_processes import GenerativeProcess
 from simplexity.logging import read_jsonl_metrics
 from simplexity.persistence import Checkpointer, choose_checkpoint
 from simplexity.persistence.provenance import read_provenance
-from simplexity.predictive_models import PredictiveModel
+from simplexity.predictive_models import PredictiveModel, split_parameters
 
 if TYPE_CHECKING:  # pandas is imported when a table is built, so that `import simplexity` does not pay for it
     import pandas as pd
@@ -59,7 +59,7 @@ def restore_model(experiment: Experiment, checkpoint_dir: Path, step: int) -> Pr
         ConfigError: when the checkpoint does not fit the model.
     """
     checkpointer = Checkpointer(checkpoint_dir)
-    params, static = eqx.partition(experiment.model, eqx.is_array)
+    params, static = split_parameters(experiment.model)
     try:
         params = checkpointer.restore_part(step, "params", params)
     except Exception as error:

@@ -16,7 +16,7 @@ from simplexity.errors import DamagedCheckpointRequestedError, UnfitCheckpointEr
 from simplexity.experiment import Experiment
 from simplexity.persistence import Checkpointer
 from simplexity.persistence.checkpointer import CheckpointMismatchError, DamagedCheckpointError
-from simplexity.predictive_models import PredictiveModel
+from simplexity.predictive_models import PredictiveModel, split_parameters
 
 Notify = Callable[[str], None]
 
@@ -33,7 +33,7 @@ def restore_checkpoint(experiment: Experiment, checkpoint_dir: Path, step: int) 
         DamagedCheckpointError: the checkpoint cannot be read.
         UnfitCheckpointError: it is readable but its parameters do not fit the model of the run's config.
     """
-    params, static = eqx.partition(experiment.model, eqx.is_array)
+    params, static = split_parameters(experiment.model)
     with Checkpointer(checkpoint_dir) as checkpointer:
         try:
             params = checkpointer.restore_part(step, "params", params)
