@@ -1,4 +1,8 @@
-"""Orbax checkpoints of a training state: model parameters, optimizer state and step."""
+"""Orbax checkpoints of a training state: model parameters, optimizer state and step.
+
+Orbax is imported when a `Checkpointer` is made: importing this module, for its errors or for annotations, does
+not load it.
+"""
 
 import logging
 import shutil
@@ -6,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import orbax.checkpoint as ocp
 
 from simplexity.errors import one_line
 from simplexity.interruption import stopping_signals_deferred
@@ -87,6 +90,8 @@ def _first_mismatch(saved: dict[tuple, Any], expected: dict[tuple, Any]) -> str 
 
 def _abstract(template: Any) -> Any:
     """Returns `template` with each array as the shape, dtype and sharding to restore it as."""
+    import orbax.checkpoint as ocp
+
     return jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
 
 
@@ -122,6 +127,8 @@ class Checkpointer:
     """
 
     def __init__(self, directory: str | Path, max_to_keep: int | None = None):
+        import orbax.checkpoint as ocp
+
         self.directory = Path(directory).absolute()
         self._manager = ocp.CheckpointManager(
             self.directory,
@@ -146,6 +153,8 @@ class Checkpointer:
             CheckpointWriteError: the write failed (a full disk, say); its partial directory is removed, and the
                 complete checkpoints are untouched.
         """
+        import orbax.checkpoint as ocp
+
         with stopping_signals_deferred():
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
@@ -191,6 +200,8 @@ class Checkpointer:
 
     def _require_fit(self, step: int, saved: Any, template: Any) -> None:
         """Raises a `CheckpointMismatchError` when the saved arrays' metadata are not `template`'s arrays."""
+        import orbax.checkpoint as ocp
+
         mismatch = _first_mismatch(ocp.tree.to_flat_dict(saved), ocp.tree.to_flat_dict(template))
         if mismatch is not None:
             raise CheckpointMismatchError(f"checkpoint {step} in {self.directory}", mismatch)
@@ -208,6 +219,8 @@ class Checkpointer:
 
     def _read(self, step: int, abstract: Any) -> Any:
         """Reads every array of the checkpoint of `step` into the structure of `abstract` (shape-dtype structs)."""
+        import orbax.checkpoint as ocp
+
         try:
             with _ORBAX_ERROR_REPORTS:
                 return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))
