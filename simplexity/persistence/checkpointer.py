@@ -14,7 +14,7 @@ import jax
 from simplexity.errors import one_line
 from simplexity.interruption import stopping_signals_deferred
 
-# A damaged checkpoint is renamed to `<step>` + this suffix: orbax no longer lists it, and nothing is deleted.
+# A damaged checkpoint is renamed to `<step>` + this suffix: orbax does not list it, and nothing is deleted.
 DAMAGED_SUFFIX = ".damaged"
 # Orbax's errors can quote whole TensorStore specs; a reason is cut to this many characters.
 _REASON_CHARS = 200
