@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from simplexity.generative_processes import build_hidden_markov_model
-from simplexity.predictive_models import GRULayer, RecurrentNetwork, Transformer, build_transformer
+from simplexity.predictive_models import GRULayer, RecurrentNetwork, Transformer, build_transformer, split_parameters
 from simplexity.training.trainer import TrainingConfig, initial_train_state, make_train_chunk, training_data_key
 
 PROCESS = build_hidden_markov_model("mess3", x=0.15, a=0.6)
@@ -83,7 +83,8 @@ def bench(models: dict[str, tuple[int, ...]], config: TrainingConfig, repeats: i
     runs: dict[str, Callable[[], object]] = {"matmul": lambda: [a @ a for _ in range(10)]}  # 10 in a row
     for name, sizes in models.items():
         model, flops_per_token = build(name, sizes, config.sequence_len)
-        state, initial = initial_train_state(model, optimizer), eqx.filter(model, eqx.is_array)
+        state = initial_train_state(model, optimizer)
+        initial, _ = split_parameters(model)
         start = time.perf_counter()
         chunk = make_train_chunk(model, PROCESS, optimizer, config, training_data_key(0))
         compiled = chunk.lower(state, initial, config.num_steps).compile()  # pyright: ignore

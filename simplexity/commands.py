@@ -9,13 +9,12 @@ from any directory once simplexity is installed. A directory of your own configs
 import sys
 from pathlib import Path
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from simplexity.analysis import ANALYSIS_FILE, SWEEP_TABLE, format_report, format_sweep_table
-from simplexity.cli import report_config_errors, run_reporting_user_errors
+from simplexity.cli import run_reporting_user_errors
 from simplexity.config import ConfigError, validate_analyze_config
 from simplexity.config.loading import CONFIG_DIR, expand_override_aliases
 from simplexity.config.schema import register_configs
@@ -23,8 +22,6 @@ from simplexity.run import run_experiment
 from simplexity.run_analysis import analyze_run, analyze_sweep, is_sweep_dir
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="train", version_base=None)
-@report_config_errors
 def _train(cfg: DictConfig) -> float:
     """Runs one experiment in its Hydra run directory and returns its final loss (for sweepers)."""
     hydra_config = HydraConfig.get()
@@ -33,8 +30,6 @@ def _train(cfg: DictConfig) -> float:
     return run_experiment(cfg, hydra_config.runtime.output_dir)
 
 
-@hydra.main(config_path=str(CONFIG_DIR), config_name="analyze", version_base=None)
-@report_config_errors
 def _analyze(cfg: DictConfig) -> None:
     """Analyses the run at `cfg.run_dir` (or every run of a sweep directory there) and prints a summary."""
     config = validate_analyze_config(cfg)
@@ -62,10 +57,10 @@ def train() -> None:
     """
     register_configs()
     sys.argv[1:] = expand_override_aliases(sys.argv[1:])
-    run_reporting_user_errors(_train)
+    run_reporting_user_errors(_train, config_path=str(CONFIG_DIR), config_name="train")
 
 
 def analyze() -> None:
     """Analyses a run's belief-state geometry: `simplexity-analyze run_dir=DIR [key=value ...]`."""
     register_configs()
-    run_reporting_user_errors(_analyze)
+    run_reporting_user_errors(_analyze, config_path=str(CONFIG_DIR), config_name="analyze")

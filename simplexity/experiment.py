@@ -4,7 +4,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import equinox as eqx
 import hydra
 import jax
 import jax.numpy as jnp
@@ -17,7 +16,7 @@ from simplexity.errors import one_line
 from simplexity.generative_processes import GenerativeProcess, estimate_entropy_rate
 from simplexity.logging import ConsoleLogger, MetricsLogger
 from simplexity.persistence import Checkpointer
-from simplexity.predictive_models import PredictiveModel, as_predictive_model
+from simplexity.predictive_models import PredictiveModel, as_predictive_model, split_parameters
 from simplexity.training import (
     PeriodicEvaluation,
     TrainingConfig,
@@ -173,7 +172,7 @@ def _check_model_output(model: Any, seq: int, vocab: int) -> None:
 
 def _check_optimizer(optimizer: optax.GradientTransformation, model: Any) -> None:
     """Raises a `ConfigError` unless the optimizer can update the model's parameters (traced, not run)."""
-    params = eqx.filter(model, eqx.is_array)
+    params, _ = split_parameters(model)
     try:
         jax.eval_shape(lambda p: optimizer.update(p, optimizer.init(p), p), params)
     except Exception as error:

@@ -22,7 +22,7 @@ from simplexity.persistence.checkpointer import CheckpointWriteError
 from simplexity.persistence.provenance import ProvenanceLog, collect_provenance
 from simplexity.persistence.run_lock import RunDirectoryLock
 from simplexity.persistence.writable import require_writable_checkpoint_dir
-from simplexity.predictive_models import summarize
+from simplexity.predictive_models import count_parameters, summarize
 from simplexity.run_directory import checkpoint_steps
 from simplexity.training import (
     NonFiniteLossError,
@@ -36,7 +36,6 @@ from simplexity.training.memory import (
     check_validation_fits,
     is_out_of_memory,
     out_of_memory,
-    parameter_count,
 )
 
 
@@ -184,7 +183,7 @@ def _fitting_train_state(config: ExperimentConfig, experiment: Experiment) -> An
         validation_process.num_states,
     )
     check_step_fits(
-        training.batch_size, training.sequence_len, experiment.process.vocab_size, parameter_count(experiment.model)
+        training.batch_size, training.sequence_len, experiment.process.vocab_size, count_parameters(experiment.model)
     )
     try:
         return initial_train_state(experiment.model, experiment.optimizer)
@@ -196,7 +195,7 @@ def _fitting_train_state(config: ExperimentConfig, experiment: Experiment) -> An
 
 def _out_of_memory(error: BaseException, config: ExperimentConfig, experiment: Experiment) -> ConfigError:
     return out_of_memory(
-        error, config.training.batch_size, config.training.sequence_len, parameter_count(experiment.model)
+        error, config.training.batch_size, config.training.sequence_len, count_parameters(experiment.model)
     )
 
 

@@ -33,7 +33,7 @@ from simplexity.analysis.report import (
 from simplexity.analysis.settings import AnalysisOptions
 from simplexity.config import ConfigError
 from simplexity.generative_processes import entropy_rate
-from simplexity.logging import log_analysis_artifacts, read_jsonl_metrics
+from simplexity.logging import read_jsonl_metrics
 from simplexity.persistence.checkpointer import DamagedCheckpointError
 from simplexity.predictive_models import ActivationsUnavailableError, PredictiveModel
 from simplexity.run_directory import CONFIG_FILE, METRICS_FILE, checkpoint_steps, find_run_dirs
@@ -255,6 +255,8 @@ def _analyze_into(
         report["curve"] = curve
     path = output_dir / ANALYSIS_FILE
     path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    from simplexity.logging.mlflow_logger import log_analysis_artifacts  # MLflow loads here, not on import
+
     log_analysis_artifacts(run.run_dir, [path, *figures])  # into the run's MLflow run, when it has one
     return report
 

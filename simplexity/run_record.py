@@ -32,7 +32,7 @@ from simplexity.logging import read_jsonl_metrics
 from simplexity.persistence import Checkpointer, choose_checkpoint
 from simplexity.persistence.checkpointer import CheckpointMismatchError, DamagedCheckpointError
 from simplexity.persistence.provenance import read_provenance
-from simplexity.predictive_models import PredictiveModel
+from simplexity.predictive_models import PredictiveModel, split_parameters
 from simplexity.run_directory import CONFIG_FILE, METRICS_FILE, checkpoint_steps
 
 if TYPE_CHECKING:  # pandas is imported when a table is built, so that `import simplexity` does not pay for it
@@ -74,7 +74,7 @@ def restore_checkpoint(experiment: Experiment, checkpoint_dir: Path, step: int) 
         DamagedCheckpointError: the checkpoint cannot be read.
         UnfitCheckpointError: it is readable but its parameters do not fit the model of the run's config.
     """
-    params, static = eqx.partition(experiment.model, eqx.is_array)
+    params, static = split_parameters(experiment.model)
     with Checkpointer(checkpoint_dir) as checkpointer:
         try:
             params = checkpointer.restore_part(step, "params", params)

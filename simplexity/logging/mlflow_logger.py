@@ -36,7 +36,8 @@ from simplexity.run_directory import MLFLOW_RUN_FILE, config_paths
 # The run directory's own store: a SQLite database, and the directory of the artifacts of its runs.
 DATABASE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
-# The file store a run directory kept before it had a database; a run directory that has one resumes into it.
+# A run directory's file store (a directory of runs): a run directory that holds one, and whose `mlflow_run.json`
+# names a file store, keeps logging to it rather than to a database (`default_tracking_uri`).
 FILE_STORE_DIR = "mlruns"
 # Provenance keys whose values are known only when the start ends: never parameters (those cannot change).
 END_KEYS = ("ended_at", "end_step", "exit_status")
@@ -44,7 +45,7 @@ END_KEYS = ("ended_at", "end_step", "exit_status")
 UNFINISHED = "unfinished"
 ANALYSIS_ARTIFACTS = "analysis"
 # MLflow 3 keeps the file store (a directory of runs) in maintenance mode behind this switch; a run directory
-# with an older file store, or a file: tracking URI, still logs to one.
+# that holds a file store, or a file: tracking URI, logs to one.
 _ALLOW_FILE_STORE = "MLFLOW_ALLOW_FILE_STORE"
 # MLflow's client retries a failed request 7 times with exponential backoff and waits up to 120 s for each
 # answer: minutes of a stalled run when the server goes away. These defaults give up after about a minute at most;

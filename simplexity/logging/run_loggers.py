@@ -1,11 +1,10 @@
-"""The loggers a run directory's `logging` settings name."""
+"""The loggers a run directory's `logging` settings name; MLflow is imported when an MLflow logger is made."""
 
 from pathlib import Path
 
 import jax
 
 from simplexity.logging.metrics_logger import ConsoleLogger, JsonlLogger, MetricsLogger
-from simplexity.logging.mlflow_logger import MlflowLogger, default_tracking_uri
 from simplexity.logging.settings import LoggingSettings
 from simplexity.run_directory import METRICS_FILE
 
@@ -25,6 +24,8 @@ def make_loggers(settings: LoggingSettings, run_dir: Path, total_steps: int) -> 
         elif name == "jsonl":
             loggers.append(JsonlLogger(run_dir / METRICS_FILE))
         elif name == "mlflow":
+            from simplexity.logging.mlflow_logger import MlflowLogger, default_tracking_uri
+
             uri = settings.mlflow.tracking_uri or default_tracking_uri(run_dir)
             loggers.append(MlflowLogger(uri, settings.mlflow.experiment_name, run_name=run_dir.name, run_dir=run_dir))
     return loggers

@@ -1,7 +1,9 @@
 """Checks an MLflow tracking URI before a run writes anything: its scheme, its server, or its local store.
 
 Only the check is here; `simplexity.logging.mlflow_logger` logs. A run calls `check_tracking_uri` before it
-creates its run directory, so that a URI MLflow cannot use ends the run in one line with nothing written.
+creates its run directory, so that a URI MLflow cannot use ends the run in one line with nothing written. MLflow is
+imported by the functions that read a URI as MLflow does (`check_tracking_uri`, `tracking_schemes`,
+`file_store_path`); importing this module does not load it.
 """
 
 import importlib.metadata
@@ -11,10 +13,6 @@ import ssl
 import urllib.error
 import urllib.request
 from pathlib import Path
-
-from mlflow.store.db.db_types import DATABASE_ENGINES
-from mlflow.utils.file_utils import local_file_uri_to_path
-from mlflow.utils.uri import get_uri_scheme
 
 from simplexity.errors import TrackingUriError
 
@@ -29,6 +27,8 @@ def tracking_schemes() -> set[str]:
     The empty scheme is a plain path (a file store); databases need SQLAlchemy; plugins register their schemes
     under the `mlflow.tracking_store` entry point group.
     """
+    from mlflow.store.db.db_types import DATABASE_ENGINES
+
     schemes = {"", "file", "http", "https", "databricks"}
     if importlib.util.find_spec("sqlalchemy") is not None:
         schemes.update(DATABASE_ENGINES)
@@ -38,6 +38,9 @@ def tracking_schemes() -> set[str]:
 
 def file_store_path(uri: str) -> Path | None:
     """Returns the directory of a file store URI (`file:...` or a plain path), or None for any other URI."""
+    from mlflow.utils.file_utils import local_file_uri_to_path
+    from mlflow.utils.uri import get_uri_scheme
+
     if uri == "databricks" or get_uri_scheme(uri) not in {"", "file"}:
         return None
     return Path(local_file_uri_to_path(uri))
@@ -90,6 +93,8 @@ def check_tracking_uri(uri: str, timeout_seconds: float = 5.0) -> None:
         ...
         simplexity.errors.TrackingUriError: logging.mlflow.tracking_uri='ftp://127.0.0.1/runs': MLflow ...
     """
+    from mlflow.utils.uri import get_uri_scheme
+
     scheme = get_uri_scheme(uri)
     if scheme == "" and uri != "databricks" and not Path(uri).is_absolute():
         raise TrackingUriError.invalid(

@@ -1,4 +1,8 @@
-"""Orbax checkpoints of a training state: model parameters, optimizer state and step."""
+"""Orbax checkpoints of a training state: model parameters, optimizer state and step.
+
+Orbax is imported when a `Checkpointer` is made: importing this module, for its errors or for annotations, does
+not load it.
+"""
 
 import logging
 import shutil
@@ -6,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import orbax.checkpoint as ocp
 
 from simplexity.errors import one_line
 from simplexity.interruption import stopping_signals_deferred
 from simplexity.run_directory import checkpoint_steps
 
-# A damaged checkpoint is renamed to `<step>` + this suffix: orbax no longer lists it, and nothing is deleted.
+# A damaged checkpoint is renamed to `<step>` + this suffix: orbax does not list it, and nothing is deleted.
 DAMAGED_SUFFIX = ".damaged"
 # Orbax's errors can quote whole TensorStore specs; a reason is cut to this many characters.
 _REASON_CHARS = 200
@@ -88,6 +91,8 @@ def _first_mismatch(saved: dict[tuple, Any], expected: dict[tuple, Any]) -> str 
 
 def _abstract(template: Any) -> Any:
     """Returns `template` with each array as the shape, dtype and sharding to restore it as."""
+    import orbax.checkpoint as ocp
+
     return jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
 
 
@@ -123,6 +128,8 @@ class Checkpointer:
     """
 
     def __init__(self, directory: str | Path, max_to_keep: int | None = None):
+        import orbax.checkpoint as ocp
+
         self.directory = Path(directory).absolute()
         self._manager = ocp.CheckpointManager(
             self.directory,
@@ -147,6 +154,8 @@ class Checkpointer:
             CheckpointWriteError: the write failed (a full disk, say); its partial directory is removed, and the
                 complete checkpoints are untouched.
         """
+        import orbax.checkpoint as ocp
+
         with stopping_signals_deferred():
             try:
                 self.directory.mkdir(parents=True, exist_ok=True)
@@ -192,6 +201,8 @@ class Checkpointer:
 
     def _require_fit(self, step: int, saved: Any, template: Any) -> None:
         """Raises a `CheckpointMismatchError` when the saved arrays' metadata are not `template`'s arrays."""
+        import orbax.checkpoint as ocp
+
         mismatch = _first_mismatch(ocp.tree.to_flat_dict(saved), ocp.tree.to_flat_dict(template))
         if mismatch is not None:
             raise CheckpointMismatchError(f"checkpoint {step} in {self.directory}", mismatch)
@@ -209,6 +220,8 @@ class Checkpointer:
 
     def _read(self, step: int, abstract: Any) -> Any:
         """Reads every array of the checkpoint of `step` into the structure of `abstract` (shape-dtype structs)."""
+        import orbax.checkpoint as ocp
+
         try:
             with _ORBAX_ERROR_REPORTS:
                 return self._manager.restore(step, args=ocp.args.StandardRestore(abstract))

@@ -1,11 +1,11 @@
-"""Named intermediate activations of a model, and its size."""
+"""Named intermediate activations of a model, and a summary of them with its parameter count."""
 
-from typing import Any, cast
+from typing import cast
 
-import equinox as eqx
 import jax
 from jaxtyping import Array, Float, Int
 
+from simplexity.predictive_models.parameters import count_parameters
 from simplexity.predictive_models.predictive_model import PredictiveModel
 
 
@@ -35,11 +35,6 @@ def capture_activations(
     except TypeError as error:
         raise ActivationsUnavailableError(str(error)) from error
     return captured
-
-
-def count_parameters(model: Any) -> int:
-    """Returns the number of trainable scalars (array elements) in the model."""
-    return sum(leaf.size for leaf in jax.tree.leaves(eqx.filter(model, eqx.is_inexact_array)))
 
 
 def summarize(model: PredictiveModel, tokens: Int[Array, "batch seq"]) -> str:

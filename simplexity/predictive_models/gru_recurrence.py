@@ -6,8 +6,8 @@ Here only what must be sequential is: the forward loop computes the hidden state
 taken, the gate factors the backward pass needs), and the backward loop carries the hidden-state gradient through one
 `(batch, 3H) @ (3H, H)` product per position. The input projections and all weight gradients are computed for all
 positions at once, as large matrix products. On a 2-core CPU a 4-layer GRU training step at batch 128, sequence 64
-takes about a fifth less time than with autodiff of the vmapped scan; the results equal autodiff of the plain
-recurrence to float rounding.
+takes 29.5 ms, against 40.1 ms with autodiff of the same recurrence as a batched `lax.scan` (`scripts/bench_train.py`,
+`gru_backward`; docs/performance.md); the results equal autodiff of the plain recurrence to float rounding.
 """
 
 import jax
@@ -82,7 +82,8 @@ def _forward(
     new_hidden_bias = jnp.split(hidden_bias, 3)[2]
 
     def step(hidden: Array, gates_x_t: tuple[Array, ...]) -> tuple[Array, Array | tuple[Array, ...]]:
-        # One product for the three gates: at batch 4 a training step took 0.51 ms against 0.55 ms with three.
+        # One product for the three gates: with three narrow ones, a training step at batch 4, sequence 8 takes about
+        # 8% longer on a 2-core CPU.
         hidden_products = tuple(jnp.split(hidden @ hidden_weight.T, 3, axis=-1))
         reset, update, candidate, new_h = _gates(gates_x_t, hidden_products, new_hidden_bias)
         new_hidden = candidate + update * (hidden - candidate)
@@ -156,7 +157,7 @@ def _backward(residuals, hidden_grads: Array) -> tuple[Array, ...]:
 # When XLA:CPU computes a weight gradient on one thread, splitting it pays (measured on 2 cores, plain against split):
 # at 8192 rows, 1.9 against 1.2 ms for 64 input features and 3H = 192, 0.87 against 0.37 ms for 16 features, and
 # 24.8 against 11.2 ms for 64 features and 3H = 1536; at 2048 rows, 0.61 against 0.33 ms for 64 and 192. With more
-# input features, or fewer rows, it stopped paying: at 2048 rows with 128 features and 3H = 192, 0.73 against 0.91 ms.
+# input features, or fewer rows, it does not pay: at 2048 rows with 128 features and 3H = 192, 0.73 against 0.91 ms.
 _SPLIT_MIN_ROWS = 2048
 _SPLIT_MAX_INPUT_FEATURES = 64
 
@@ -166,8 +167,7 @@ def _weight_gradient(inputs: Array, gates_grad: Array) -> Array:
 
     The product contracts all positions of all sequences into a small `(3H, in)` result, which XLA:CPU computes on
     one thread. On CPU, with many rows and few input features, it is split in two halves along the rows: a batched
-    product whose halves run on two threads, then a sum. This took the GRU-RNN's training step at batch 128,
-    sequence 64 (8192 rows; 16 and 64 input features) from 58.1 to 56.0 ms on 2 cores. Other backends, and other
+    product whose halves run on two threads, then a sum (the timings at `_SPLIT_MIN_ROWS`). Other backends, and other
     shapes, get the plain product.
     """
     rows, features = inputs.shape

@@ -1,6 +1,6 @@
 """Failed jobs of a sweep: a `FAILED` file in the job's directory, and a non-zero exit code for the sweep.
 
-A job that fails on a user's mistake or a non-finite loss is reported by `simplexity.cli.report_config_errors`,
+A job that fails on a user's mistake or a non-finite loss is reported by `simplexity.cli.run_reporting_user_errors`,
 which calls `record_failure` and lets the sweep go on. `FailedJobsCallback` (registered in
 `configs/train.yaml` under `hydra.callbacks`) marks jobs that raised anything else, and once the sweep
 is over lists every failed job on stderr and exits with `FAILED_JOBS_EXIT_CODE`.

@@ -6,11 +6,8 @@ turns into one line naming the keys that set the sizes.
 """
 
 import os
-from typing import Any
 
-import equinox as eqx
 import jax
-import numpy as np
 
 from simplexity.errors import ConfigError
 
@@ -85,11 +82,6 @@ def check_validation_fits(num_sequences: int, sequence_len: int, vocab_size: int
     _refuse_if_over("validation.num_sequences", num_sequences, what, device, device_free, "device")
     if device_free is None:  # a CPU device: the device arrays are in host memory too
         _refuse_if_over("validation.num_sequences", num_sequences, what, host + device, host_memory_available(), "host")
-
-
-def parameter_count(tree: Any) -> int:
-    """Returns the number of array elements in `tree` (the model's parameters)."""
-    return sum(int(np.prod(leaf.shape)) for leaf in jax.tree.leaves(eqx.filter(tree, eqx.is_array)))
 
 
 def check_step_fits(batch_size: int, sequence_len: int, vocab_size: int, num_parameters: int) -> None:

@@ -19,7 +19,7 @@ from simplexity.generative_processes import GenerativeProcess
 from simplexity.interruption import INTERRUPTED_EXIT_CODE, TERMINATED_EXIT_CODE, Terminated, stopping_signals_deferred
 from simplexity.logging import ConsoleLogger, MetricsLogger
 from simplexity.persistence import Checkpointer
-from simplexity.predictive_models import PredictiveModel
+from simplexity.predictive_models import PredictiveModel, split_parameters
 from simplexity.training.data import sample_sequences
 from simplexity.training.devices import data_parallel_sharding, replicate
 from simplexity.training.loss import next_token_loss
@@ -35,7 +35,7 @@ class TrainState(eqx.Module):
     """Everything that changes during training: parameters, optimizer state, steps taken and loss statistics.
 
     Arguments:
-        params: the model's arrays.
+        params: the model's parameters (`split_parameters`).
         opt_state: the optimizer's state.
         step: optimizer steps taken.
         loss_ema_sum: the exponential moving average of the loss before bias correction (`sum_s (1 - d) d^(t-s)
@@ -61,7 +61,8 @@ class TrainResult:
 
 def initial_train_state(model: PredictiveModel, optimizer: optax.GradientTransformation) -> TrainState:
     """Returns the state of a run that has taken no step: the model's parameters (copied) and a fresh optimizer."""
-    params = jax.tree.map(jnp.copy, eqx.filter(model, eqx.is_array))
+    params, _ = split_parameters(model)
+    params = jax.tree.map(jnp.copy, params)
     return TrainState(
         params=params,
         opt_state=optimizer.init(params),
@@ -100,7 +101,7 @@ def make_train_chunk(
         data_key: the key the batches are folded from.
         batch_sharding: how each batch is split over devices; None on one device.
     """
-    static = eqx.filter(model, eqx.is_array, inverse=True)
+    _, static = split_parameters(model)
     decay = config.loss_ema_decay
 
     def loss_of_params(params: Any, tokens: Int[Array, "batch seq"]) -> Array:
@@ -149,7 +150,7 @@ def make_initial_loss(
     the loss is computed as the chunk computes it (in `config.precision`), outside the chunk, so it changes nothing
     that the chunk computes.
     """
-    static = eqx.filter(model, eqx.is_array, inverse=True)
+    _, static = split_parameters(model)
 
     def initial_loss(params: Any) -> Array:
         tokens = sample_sequences(process, jax.random.fold_in(data_key, 0), config.batch_size, config.sequence_len + 1)
@@ -257,7 +258,7 @@ def train(
     if sharding is not None:
         state = replicate(state, sharding)
     train_chunk = make_train_chunk(model, process, optimizer, config, training_data_key(seed), sharding)
-    initial_params, static = eqx.partition(model, eqx.is_array)
+    initial_params, static = split_parameters(model)
     validator = Validator(model, validation, config.sequence_len) if validation is not None else None
     compiled_chunks: dict[int, Any] = {}
     history: list[dict[str, Any]] = []

@@ -10,7 +10,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from simplexity.generative_processes import GenerativeProcess, SpecialTokenProcess, myopic_entropy
-from simplexity.predictive_models import PredictiveModel
+from simplexity.predictive_models import PredictiveModel, split_parameters
 from simplexity.training.data import sample_sequences
 from simplexity.training.loss import cross_entropy
 from simplexity.training.memory import check_validation_fits
@@ -90,7 +90,7 @@ class Validator:
         exact = config.process.next_token_distributions(np.asarray(self.tokens[:, :-1]))
         self.exact_probabilities = jnp.asarray(exact, dtype=jnp.float32)
         self.exact_log_probabilities = jnp.asarray(np.log(np.where(exact > 0, exact, 1.0)), dtype=jnp.float32)
-        self._static = eqx.filter(model, eqx.is_array, inverse=True)
+        _, self._static = split_parameters(model)
 
     def __call__(self, params: Any) -> dict[str, Any]:
         """Returns the validation metrics of the model with these parameters."""

@@ -4,7 +4,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 
 from simplexity.analysis import AnalysisOptions, AnalysisSettings, ProbeSettings
-from simplexity.cli import USER_ERROR_EXIT_CODE, _report_user_errors
+from simplexity.cli import USER_ERROR_EXIT_CODE, _exit_code, describe_user_error
 from simplexity.config import (
     AnalyzeConfig,
     ConfigError,
@@ -38,18 +38,15 @@ def test_the_probe_settings_are_shared_but_max_contexts():
         ("step=1.5", "step: Value '1.5' of type 'float' is incompatible with type hint"),
     ],
 )
-def test_an_unknown_key_or_a_wrong_type_is_one_line_with_exit_code_2_before_anything_is_read(
-    override, line, tmp_path, capsys
-):
+def test_an_unknown_key_or_a_wrong_type_is_one_line_with_exit_code_2_before_anything_is_read(override, line, tmp_path):
     # A run directory that does not exist: reading it would fail with another line.
     overrides = [f"run_dir={tmp_path / 'no_run'}", override]
-    with pytest.raises(ConfigCompositionException):
+    with pytest.raises(ConfigCompositionException) as raised:
         load_analyze_config(overrides)
-    with pytest.raises(SystemExit) as stop:
-        _report_user_errors(lambda: load_analyze_config(overrides))
-    assert stop.value.code == USER_ERROR_EXIT_CODE == 2
-    stderr = capsys.readouterr().err
-    assert stderr.count("\n") == 1 and stderr.startswith(f"error: {line}"), stderr
+    # What the command line makes of it: the exit code and the one line it prints after "error: ".
+    assert (_exit_code(raised.value, task_started=False) or USER_ERROR_EXIT_CODE) == 2
+    message = describe_user_error(raised.value, overrides, task_started=False)
+    assert "\n" not in message and message.startswith(line), message
 
 
 def test_a_missing_run_dir_is_named_with_how_to_give_it():

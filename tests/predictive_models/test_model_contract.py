@@ -18,7 +18,7 @@ from simplexity.config import CONFIG_DIR as PACKAGE_CONFIG_DIR
 from simplexity.config import load_config
 from simplexity.experiment import build_experiment
 from simplexity.persistence import Checkpointer
-from simplexity.predictive_models import PredictiveModel, capture_activations
+from simplexity.predictive_models import PredictiveModel, capture_activations, split_parameters
 from simplexity.training import initial_train_state
 
 CONFIG_DIR = PACKAGE_CONFIG_DIR
@@ -91,6 +91,14 @@ def params_of(model) -> list[np.ndarray]:
 
 def test_the_suite_covers_every_built_in_model():
     assert {"gru_rnn", "lstm", "transformer", "gruformer", "penzai_transformer"} <= set(MODEL_NAMES)
+
+
+def test_every_array_of_a_built_in_model_is_a_parameter(model_case):
+    name, model, _ = model_case
+    if name not in MODEL_NAMES:
+        pytest.skip("a model of a user's own may hold integer arrays, which are static structure")
+    _, static = split_parameters(model)
+    assert not [leaf for leaf in jax.tree.leaves(static) if eqx.is_array(leaf)]
 
 
 def test_logits_have_the_injected_vocabulary_and_are_finite(model_case, tokens):

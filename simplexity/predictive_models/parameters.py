@@ -1,0 +1,32 @@
+"""A model's parameters, split from its static structure with one filter, and their count.
+
+The parameters are a model's floating-point array leaves (`eqx.is_inexact_array`): what gradients are taken of,
+what the optimizer updates, what a checkpoint holds and what `count_parameters` counts. Every other leaf is static
+structure: sizes, functions, and any integer or boolean array (an index table, a mask, a PRNG key), which
+`jax.grad` cannot differentiate. The models the library builds (transformer, gruformer, GRU-RNN, LSTM, the penzai
+adapter) and the belief-state oracle hold float arrays only, so for them the parameters are every array leaf.
+"""
+
+from typing import Any
+
+import equinox as eqx
+import jax
+
+
+def split_parameters(model: Any) -> tuple[Any, Any]:
+    """Returns `(params, static)`: the model's parameters and its static structure.
+
+    Both have the model's tree structure, with `None` in place of the other's leaves, so that
+    `eqx.combine(params, static)` is the model again (with `params` replaced by trained ones, the trained model).
+
+    Example:
+        >>> params, static = split_parameters(model)
+        >>> trained = eqx.combine(new_params, static)
+    """
+    return eqx.partition(model, eqx.is_inexact_array)
+
+
+def count_parameters(model: Any) -> int:
+    """Returns the number of trainable scalars in the model: the elements of its parameter arrays."""
+    params, _ = split_parameters(model)
+    return sum(leaf.size for leaf in jax.tree.leaves(params))
