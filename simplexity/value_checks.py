@@ -46,13 +46,14 @@ def require_seed(key: str, value: Any) -> int:
     return value
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """Returns whether `value` is an int or a float (a bool, which Python counts as an int, is not)."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def require_finite_positive(key: str, value: Any) -> float:
     """Returns `value` if it is a finite number above 0."""
-    if not _is_number(value) or not 0 < value < math.inf:
+    if not is_number(value) or not 0 < value < math.inf:
         raise ConfigError.invalid(key, value, "must be a positive number (finite)")
     return value
 
@@ -76,7 +77,7 @@ def check_optimizer_arguments(key: str, instance: Mapping[str, Any]) -> None:
             continue
         value = instance[name]
         above_low = value >= low if low_allowed else value > low
-        if not _is_number(value) or not (above_low and value < high):
+        if not is_number(value) or not (above_low and value < high):
             raise ConfigError.invalid(f"{key}.{name}", value, allowed)
 
 
@@ -94,7 +95,7 @@ def _matches(value: Any, expected: type) -> bool:
     if expected is int:
         return _is_int(value)
     if expected is float:
-        return _is_number(value)
+        return is_number(value)
     return isinstance(value, expected)
 
 

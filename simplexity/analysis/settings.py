@@ -9,17 +9,12 @@ contexts for probes repeated during training, 300,000 for a single analysis of a
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from simplexity.errors import ConfigError
-from simplexity.value_checks import require_optional_positive_int, require_positive_int, require_seed
+from simplexity.value_checks import is_number, require_optional_positive_int, require_positive_int, require_seed
 
 WEIGHTINGS = ("probability", "uniform")
 CONTEXT_SOURCES = ("enumerate", "sample")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass
@@ -58,18 +53,18 @@ class ProbeSettings:
         """Raises a `ConfigError` naming `<prefix><field>` for a probe setting that cannot be used."""
         require_optional_positive_int(f"{prefix}max_context_len", self.max_context_len)
         require_positive_int(f"{prefix}max_contexts", self.max_contexts)
-        if not _is_number(self.min_probability) or not 0 <= self.min_probability < 1:
+        if not is_number(self.min_probability) or not 0 <= self.min_probability < 1:
             raise ConfigError.invalid(f"{prefix}min_probability", self.min_probability, "must be a number in [0, 1)")
         if self.weights not in WEIGHTINGS:
             raise ConfigError.invalid(f"{prefix}weights", self.weights, f"must be one of {', '.join(WEIGHTINGS)}")
         if not isinstance(self.last_position_only, bool):
             raise ConfigError.invalid(f"{prefix}last_position_only", self.last_position_only, "must be true or false")
-        if not _is_number(self.test_fraction) or not 0 < self.test_fraction < 1:
+        if not is_number(self.test_fraction) or not 0 < self.test_fraction < 1:
             raise ConfigError.invalid(
                 f"{prefix}test_fraction", self.test_fraction, "must be a number strictly between 0 and 1"
             )
         require_seed(f"{prefix}split_seed", self.split_seed)
-        if self.ridge is not None and (not _is_number(self.ridge) or not 0 <= self.ridge < float("inf")):
+        if self.ridge is not None and (not is_number(self.ridge) or not 0 <= self.ridge < float("inf")):
             raise ConfigError.invalid(
                 f"{prefix}ridge", self.ridge, "must be null (chosen by cross-validation) or a number at least 0"
             )

@@ -58,9 +58,7 @@ def load_config(overrides: Sequence[str] = (), config_dir: str | Path = CONFIG_D
         >>> experiment = build(cfg)
         >>> result = experiment.train()
     """
-    register_configs()
-    with initialize_config_dir(config_dir=str(Path(config_dir).absolute()), version_base=None):
-        return compose(config_name="train", overrides=expand_override_aliases(overrides))
+    return _compose("train", expand_override_aliases(overrides), config_dir)
 
 
 def load_analyze_config(overrides: Sequence[str] = (), config_dir: str | Path = CONFIG_DIR) -> DictConfig:
@@ -73,6 +71,11 @@ def load_analyze_config(overrides: Sequence[str] = (), config_dir: str | Path = 
         >>> cfg = load_analyze_config(["run_dir=outputs/2026-01-01/12-00-00", "max_context_len=4"])
         >>> options = validate_analyze_config(cfg).options()
     """
+    return _compose("analyze", list(overrides), config_dir)
+
+
+def _compose(config_name: str, overrides: list[str], config_dir: str | Path) -> DictConfig:
+    """Returns the primary config `config_name` of `config_dir` composed with `overrides`, the schemas registered."""
     register_configs()
     with initialize_config_dir(config_dir=str(Path(config_dir).absolute()), version_base=None):
-        return compose(config_name="analyze", overrides=list(overrides))
+        return compose(config_name=config_name, overrides=overrides)
