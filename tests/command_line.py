@@ -1,6 +1,7 @@
 """The project's commands run as a user runs them: in a subprocess from the repository root."""
 
 import hashlib
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +22,11 @@ def run_experiment(*overrides: str, timeout: float = 600) -> subprocess.Complete
 
 
 def start_experiment(*overrides: str) -> subprocess.Popen[str]:
-    """Starts `python run_experiment.py OVERRIDES...` in a session of its own (so a signal can reach its group)."""
+    """Starts `python run_experiment.py OVERRIDES...` as a terminal's foreground job: Ctrl-C (SIGINT) reaches it.
+
+    The run has a session of its own, so that a signal can reach its group, and SIGINT's default action, which a
+    suite started in the background (where the shell ignores SIGINT) would otherwise pass on as ignored.
+    """
     return subprocess.Popen(
         [sys.executable, "run_experiment.py", *overrides],
         cwd=ROOT,
@@ -29,7 +34,12 @@ def start_experiment(*overrides: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_take_sigint_by_default,
     )
+
+
+def _take_sigint_by_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def read_until(run: subprocess.Popen[str], text: str) -> None:

@@ -10,7 +10,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from simplexity.logging import read_jsonl_metrics
-from tests.command_line import ROOT, file_digests, run_experiment
+from tests.command_line import file_digests, run_experiment, start_experiment
 
 pytestmark = pytest.mark.slow
 
@@ -162,14 +161,7 @@ def test_ctrl_c_exits_130_in_one_line_and_the_run_resumes_bit_identical(tmp_path
         f"training.checkpoint_on_interrupt={str(save).lower()}",
         f"hydra.run.dir={run_dir}",
     ]
-    run = subprocess.Popen(
-        [sys.executable, "run_experiment.py", *overrides],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's Ctrl-C reaches it
-    )
+    run = start_experiment(*overrides)  # in its own process group, as a terminal's Ctrl-C reaches it
     assert run.stdout is not None
     for line in run.stdout:
         if " step 40/" in line:  # two checkpoints written
