@@ -35,6 +35,7 @@ from simplexity.training.memory import (
     check_step_fits,
     check_validation_fits,
     is_out_of_memory,
+    model_size_settings,
     out_of_memory,
 )
 
@@ -173,7 +174,8 @@ def _fitting_train_state(config: ExperimentConfig, experiment: Experiment) -> An
     """Returns the initial train state, once the validation set and a training step are known to fit in memory.
 
     Raises:
-        ConfigError: naming `validation.num_sequences`, `training.batch_size` or the sizes that did not fit.
+        ConfigError: naming `validation.num_sequences`, `training.batch_size`, the model's size settings, or the
+            sizes that did not fit.
     """
     training, validation_process = config.training, experiment.validation.process
     check_validation_fits(
@@ -183,7 +185,11 @@ def _fitting_train_state(config: ExperimentConfig, experiment: Experiment) -> An
         validation_process.num_states,
     )
     check_step_fits(
-        training.batch_size, training.sequence_len, experiment.process.vocab_size, count_parameters(experiment.model)
+        training.batch_size,
+        training.sequence_len,
+        experiment.process.vocab_size,
+        count_parameters(experiment.model),
+        model_size_settings(config.predictive_model.instance),
     )
     try:
         return initial_train_state(experiment.model, experiment.optimizer)

@@ -33,6 +33,33 @@ def test_a_training_step_larger_than_the_free_device_memory_is_refused_naming_th
     memory.check_step_fits(4, 8, 3, 100)
 
 
+def test_a_model_whose_parameters_alone_do_not_fit_is_refused_naming_its_size_settings(monkeypatch):
+    copies = 100 * 5 * 4  # the parameters, their gradient, Adam's two moments and the update, in float32
+    monkeypatch.setattr(memory, "device_memory_available", lambda: copies - 1)
+    model = "predictive_model.instance (hidden_size=7)"
+    pattern = (
+        r"^predictive_model\.instance \(hidden_size=7\): the model's 100 parameters need at least 1\.86e-06 GiB of "
+        r"device memory .* which holds at most 99 parameters; make the model smaller$"
+    )
+    with pytest.raises(ConfigError, match=pattern):
+        memory.check_step_fits(4, 8, 3, 100, model)
+    # When the parameters fit but not with the batch, the batch is named.
+    monkeypatch.setattr(memory, "device_memory_available", lambda: copies)
+    with pytest.raises(ConfigError, match=r"^training\.batch_size=4: a training step .* 100 parameters\)"):
+        memory.check_step_fits(4, 8, 3, 100, model)
+
+
+def test_the_size_settings_of_a_model_are_its_integers_but_the_seed_and_vocabulary_size():
+    gru = {"_target_": "build_gru_rnn", "vocab_size": 3, "embedding_size": 16, "num_layers": 2, "hidden_size": 64}
+    gru |= {"layer_norm": False, "seed": 0}
+    assert memory.model_size_settings(gru) == (
+        "predictive_model.instance (embedding_size=16, num_layers=2, hidden_size=64)"
+    )
+    nested = {"config": {"vocab_size": 3, "embedding_dim": 32, "mlp_variant": "swiglu"}, "rng": {"seed": 0}}
+    assert memory.model_size_settings(nested) == "predictive_model.instance (config.embedding_dim=32)"
+    assert memory.model_size_settings({"_target_": "build"}) == "predictive_model.instance"
+
+
 def test_running_out_of_memory_while_training_is_one_line_naming_the_sizes(monkeypatch, tmp_path):
     def exhausted(self, **kwargs):
         raise jax.errors.JaxRuntimeError(
