@@ -116,6 +116,33 @@ def model_size_settings(instance: Any, key: str = "predictive_model.instance") -
     return f"{key} ({', '.join(settings)})" if settings else key
 
 
+def _free_memory() -> tuple[int | None, str]:
+    """Returns the bytes free where a training step runs, and where: the device's, or the host's on a CPU."""
+    available = device_memory_available()
+    return (available, "device") if available is not None else (host_memory_available(), "host")
+
+
+def _refuse_parameters_over(num_parameters: int, model: str, available: int | None, where: str) -> None:
+    copies = num_parameters * _PARAMETER_COPIES * 4
+    if available is not None and copies > available:
+        room = _count_down(available // (_PARAMETER_COPIES * 4))
+        raise ConfigError(
+            f"{model}: the model's {num_parameters} parameters need at least {_gib(copies)} of {where} memory "
+            f"in a training step (with their gradient, the optimizer's state and the update), more than the "
+            f"{_gib(available)} free, which holds at most {room} parameters; make the model smaller"
+        )
+
+
+def check_parameters_fit(num_parameters: int, model: str = "predictive_model.instance") -> None:
+    """Raises a `ConfigError` naming `model` when a training step's float32 copies of the parameters cannot fit.
+
+    Arguments:
+        num_parameters: the model's trainable scalars.
+        model: the model's config key and the settings that set its size (`model_size_settings`).
+    """
+    _refuse_parameters_over(num_parameters, model, *_free_memory())
+
+
 def check_step_fits(
     batch_size: int,
     sequence_len: int,
@@ -142,17 +169,8 @@ def check_step_fits(
         + batch_size * sequence_len * vocab_size * _STEP_VOCAB_ARRAYS * 4
         + parameters
     )
-    available = device_memory_available()
-    where = "device"
-    if available is None:
-        available, where = host_memory_available(), "host"
-    if available is not None and parameters > available:
-        room = _count_down(available // (_PARAMETER_COPIES * 4))
-        raise ConfigError(
-            f"{model}: the model's {num_parameters} parameters need at least {_gib(parameters)} of {where} memory "
-            f"in a training step (with their gradient, the optimizer's state and the update), more than the "
-            f"{_gib(available)} free, which holds at most {room} parameters; make the model smaller"
-        )
+    available, where = _free_memory()
+    _refuse_parameters_over(num_parameters, model, available, where)
     what = (
         f"a training step (training.batch_size={batch_size} sequences of training.sequence_len={sequence_len} "
         f"tokens, {num_parameters} parameters)"

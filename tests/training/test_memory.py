@@ -5,6 +5,7 @@ import json
 import jax
 import pytest
 
+from simplexity import run
 from simplexity.config import ConfigError, load_config
 from simplexity.experiment import Experiment
 from simplexity.run import exit_status, run_experiment
@@ -58,6 +59,27 @@ def test_the_size_settings_of_a_model_are_its_integers_but_the_seed_and_vocabula
     nested = {"config": {"vocab_size": 3, "embedding_dim": 32, "mlp_variant": "swiglu"}, "rng": {"seed": 0}}
     assert memory.model_size_settings(nested) == "predictive_model.instance (config.embedding_dim=32)"
     assert memory.model_size_settings({"_target_": "build"}) == "predictive_model.instance"
+
+
+def test_a_model_too_large_is_refused_before_it_is_built(monkeypatch, tmp_path):
+    def build(config):
+        raise AssertionError("the model was built")
+
+    monkeypatch.setattr(run, "build_experiment", build)
+    monkeypatch.setattr(memory, "device_memory_available", lambda: None)
+    monkeypatch.setattr(memory, "host_memory_available", lambda: 2_000_000)  # room for 100000 parameters
+    config = load_config(["training=tiny", "predictive_model.instance.hidden_size=100000"])
+    with pytest.raises(ConfigError) as raised:
+        run_experiment(config, tmp_path / "run")
+    # 9 h^2 + 63 h + 51 parameters for the tiny config's GRU network (40947 at h=64), five float32 copies of each.
+    parameters = 9 * 10**10 + 63 * 10**5 + 51
+    assert str(raised.value) == (
+        "predictive_model.instance (embedding_size=16, num_layers=2, hidden_size=100000): the model's "
+        f"{parameters} parameters need at least {parameters * 20 / 2**30:.3g} GiB of host memory in a training step "
+        f"(with their gradient, the optimizer's state and the update), more than the {2_000_000 / 2**30:.3g} GiB "
+        "free, which holds at most 100000 parameters; make the model smaller"
+    )
+    assert not (tmp_path / "run").exists()
 
 
 def test_running_out_of_memory_while_training_is_one_line_naming_the_sizes(monkeypatch, tmp_path):
