@@ -14,7 +14,7 @@ from simplexity.config import ConfigError, ExperimentConfig, validate_experiment
 from simplexity.config.resume_changes import check_resume_changes, describe_changes
 from simplexity.config.run_files import write_config_file
 from simplexity.errors import StorageError, UserError, one_line
-from simplexity.experiment import Experiment, build_experiment
+from simplexity.experiment import Experiment, build_experiment, instantiate
 from simplexity.interruption import exit_code_of
 from simplexity.logging import ConsoleLogger, check_tracking_uri, make_loggers
 from simplexity.persistence import Checkpointer, resolve_resume
@@ -22,7 +22,7 @@ from simplexity.persistence.checkpointer import CheckpointWriteError
 from simplexity.persistence.provenance import ProvenanceLog, collect_provenance
 from simplexity.persistence.run_lock import RunDirectoryLock
 from simplexity.persistence.writable import require_writable_checkpoint_dir
-from simplexity.predictive_models import count_parameters, summarize
+from simplexity.predictive_models import as_predictive_model, count_parameters, count_parameters_of_build, summarize
 from simplexity.run_directory import checkpoint_steps
 from simplexity.training import (
     NonFiniteLossError,
@@ -32,9 +32,11 @@ from simplexity.training import (
     initialize_distributed,
 )
 from simplexity.training.memory import (
+    check_parameters_fit,
     check_step_fits,
     check_validation_fits,
     is_out_of_memory,
+    model_size_settings,
     out_of_memory,
 )
 
@@ -59,6 +61,7 @@ def run_experiment(cfg: DictConfig | ExperimentConfig, run_dir: str | Path) -> f
         check_tracking_uri(config.logging.mlflow.tracking_uri)
     initialize_distributed(config.distributed)
     run_dir = Path(run_dir).absolute()
+    _check_parameters_fit(config)
     experiment = build_experiment(config)
     check_batch_splits_over_devices(config.training.batch_size)
     template = _fitting_train_state(config, experiment)
@@ -169,11 +172,28 @@ def _train_in(
     return result
 
 
+def _check_parameters_fit(config: ExperimentConfig) -> None:
+    """Raises a `ConfigError` naming the model's size settings when its parameters alone cannot fit in memory.
+
+    The parameters are counted from the model's shapes before it is built, so a model too large is refused
+    without allocating it. A builder that cannot be traced is left to the build, which reports what is wrong.
+    """
+    node = config.predictive_model.instance
+    try:
+        num_parameters = count_parameters_of_build(
+            lambda: as_predictive_model(instantiate("predictive_model.instance", node))
+        )
+    except Exception:
+        return
+    check_parameters_fit(num_parameters, model_size_settings(node))
+
+
 def _fitting_train_state(config: ExperimentConfig, experiment: Experiment) -> Any:
     """Returns the initial train state, once the validation set and a training step are known to fit in memory.
 
     Raises:
-        ConfigError: naming `validation.num_sequences`, `training.batch_size` or the sizes that did not fit.
+        ConfigError: naming `validation.num_sequences`, `training.batch_size`, the model's size settings, or the
+            sizes that did not fit.
     """
     training, validation_process = config.training, experiment.validation.process
     check_validation_fits(
@@ -183,7 +203,11 @@ def _fitting_train_state(config: ExperimentConfig, experiment: Experiment) -> An
         validation_process.num_states,
     )
     check_step_fits(
-        training.batch_size, training.sequence_len, experiment.process.vocab_size, count_parameters(experiment.model)
+        training.batch_size,
+        training.sequence_len,
+        experiment.process.vocab_size,
+        count_parameters(experiment.model),
+        model_size_settings(config.predictive_model.instance),
     )
     try:
         return initial_train_state(experiment.model, experiment.optimizer)

@@ -31,6 +31,13 @@ def finished(tiny_run: Path) -> Path:
             "training_data_generator.instance.x=0.2",
             "error: training_data_generator.instance.x=0.2: a resume must keep training_data_generator.instance.x=0.15",
         ),
+        (
+            "generative_process=post_quantum",  # another process of the same vocabulary (3 tokens)
+            "error: training_data_generator.instance._target_="
+            "'simplexity.generative_processes.build_generalized_hidden_markov_model': a resume must keep "
+            "training_data_generator.instance._target_='simplexity.generative_processes.build_hidden_markov_model' "
+            "of config.yaml",
+        ),
         ("predictive_model.instance.seed=5", "error: predictive_model.instance.seed=5: a resume must keep"),
         (
             "training.precision=bfloat16",
@@ -72,20 +79,32 @@ def test_a_longer_resume_says_what_changed_records_it_and_ends_as_a_straight_run
     assert_same_checkpoint(run_dir / "checkpoints" / "8", tmp_path / "straight" / "checkpoints" / "8")
 
 
-def test_a_resume_with_another_learning_rate_and_batch_size_goes_on_and_records_them(finished, tmp_path):
+def test_a_resume_with_other_training_settings_goes_on_and_records_them(finished, tmp_path):
     run_dir = tmp_path / "run"
     shutil.copytree(finished, run_dir)
     shutil.rmtree(run_dir / "checkpoints" / "6")
-    overrides = ["training.optimizer.instance.learning_rate=0.001", "training.batch_size=8"]
+    overrides = [
+        "training.optimizer.instance.learning_rate=0.001",
+        "training.batch_size=8",
+        "training.sequence_len=16",
+        "training/schedule=warmup_cosine",
+        "training.schedule.warmup_steps=2",
+    ]
     result = run_experiment(*TINY, *overrides, LATEST, f"hydra.run.dir={run_dir}")
     assert result.returncode == 0, result.stderr
     assert one_stderr_line(result) == (
         "warning: resuming with changed settings (recorded in provenance.json): "
-        "training.batch_size: 4 -> 8, training.optimizer.instance.learning_rate: 0.003 -> 0.001"
+        "training.batch_size: 4 -> 8, training.optimizer.instance.learning_rate: 0.003 -> 0.001, "
+        "training.schedule.final_fraction: 1.0 -> 0.1, training.schedule.name: 'constant' -> 'warmup_cosine', "
+        "training.schedule.warmup_steps: 0 -> 2, training.sequence_len: 8 -> 16"
     )
     assert json.loads((run_dir / "provenance.json").read_text())[-1]["changed"] == {
         "training.batch_size": {"from": 4, "to": 8},
         "training.optimizer.instance.learning_rate": {"from": 0.003, "to": 0.001},
+        "training.schedule.final_fraction": {"from": 1.0, "to": 0.1},
+        "training.schedule.name": {"from": "constant", "to": "warmup_cosine"},
+        "training.schedule.warmup_steps": {"from": 0, "to": 2},
+        "training.sequence_len": {"from": 8, "to": 16},
     }
     assert (run_dir / "checkpoints" / "6").is_dir()
 

@@ -8,7 +8,7 @@ from simplexity.predictive_models.activations import (
 from simplexity.predictive_models.gru_layer import GRULayer
 from simplexity.predictive_models.lstm_layer import LSTMLayer
 from simplexity.predictive_models.oracle import BeliefStateOracle
-from simplexity.predictive_models.parameters import count_parameters, split_parameters
+from simplexity.predictive_models.parameters import count_parameters, count_parameters_of_build, split_parameters
 from simplexity.predictive_models.penzai_model import PenzaiModel
 from simplexity.predictive_models.predictive_model import PredictiveModel, as_predictive_model
 from simplexity.predictive_models.recurrent_network import RecurrentNetwork, build_gru_rnn, build_lstm
@@ -30,6 +30,7 @@ __all__ = [
     "build_transformer",
     "capture_activations",
     "count_parameters",
+    "count_parameters_of_build",
     "split_parameters",
     "summarize",
 ]

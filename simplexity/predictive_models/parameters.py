@@ -7,10 +7,12 @@ structure: sizes, functions, and any integer or boolean array (an index table, a
 adapter) and the belief-state oracle hold float arrays only, so for them the parameters are every array leaf.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
 import jax
+import jax.numpy as jnp
 
 
 def split_parameters(model: Any) -> tuple[Any, Any]:
@@ -30,3 +32,19 @@ def count_parameters(model: Any) -> int:
     """Returns the number of trainable scalars in the model: the elements of its parameter arrays."""
     params, _ = split_parameters(model)
     return sum(leaf.size for leaf in jax.tree.leaves(params))
+
+
+def count_parameters_of_build(build: Callable[[], Any]) -> int:
+    """Returns `count_parameters` of the model `build()` returns, from its shapes alone: no array is allocated.
+
+    `build` is traced (`eqx.filter_eval_shape`), so a model too large for memory is counted before it exists.
+
+    Raises:
+        Exception: whatever `build` raises, or a failure to trace it (a builder that needs concrete values).
+    """
+    shapes = eqx.filter_eval_shape(build)
+    return sum(
+        leaf.size
+        for leaf in jax.tree.leaves(shapes)
+        if isinstance(leaf, jax.ShapeDtypeStruct) and jnp.issubdtype(leaf.dtype, jnp.inexact)
+    )

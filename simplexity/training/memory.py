@@ -6,6 +6,8 @@ turns into one line naming the keys that set the sizes.
 """
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 
@@ -57,6 +59,14 @@ def _gib(size: float) -> str:
     return f"{size / _GIB:.3g} GiB"
 
 
+def _count_down(count: int) -> str:
+    """Returns `count` as it is below a million, else rounded down to three significant digits (`1.15e+09`)."""
+    if count < 10**6:
+        return str(count)
+    scale = 10 ** (len(str(count)) - 3)
+    return f"{count // scale * scale:.3g}"
+
+
 def _refuse_if_over(key: str, value: int, what: str, needed: int, available: int | None, where: str) -> None:
     if available is not None and needed > available:
         raise ConfigError.invalid(
@@ -84,21 +94,83 @@ def check_validation_fits(num_sequences: int, sequence_len: int, vocab_size: int
         _refuse_if_over("validation.num_sequences", num_sequences, what, host + device, host_memory_available(), "host")
 
 
-def check_step_fits(batch_size: int, sequence_len: int, vocab_size: int, num_parameters: int) -> None:
-    """Raises a `ConfigError` naming `training.batch_size` when a training step cannot fit in memory.
+def model_size_settings(instance: Any, key: str = "predictive_model.instance") -> str:
+    """Returns `key` with the integer settings under it that set the model's size, for an error message.
+
+    Every integer setting counts but a seed and the vocabulary size (which the process sets), nested ones by their
+    dotted path: `predictive_model.instance (embedding_size=16, num_layers=2, hidden_size=64)`.
+    """
+
+    def sizes(node: Any, prefix: str) -> list[str]:
+        if not isinstance(node, Mapping):
+            return []
+        found = []
+        for name, value in node.items():
+            if isinstance(value, Mapping):
+                found += sizes(value, f"{prefix}{name}.")
+            elif isinstance(value, int) and not isinstance(value, bool) and name not in ("seed", "vocab_size"):
+                found.append(f"{prefix}{name}={value}")
+        return found
+
+    settings = sizes(instance, "")
+    return f"{key} ({', '.join(settings)})" if settings else key
+
+
+def _free_memory() -> tuple[int | None, str]:
+    """Returns the bytes free where a training step runs, and where: the device's, or the host's on a CPU."""
+    available = device_memory_available()
+    return (available, "device") if available is not None else (host_memory_available(), "host")
+
+
+def _refuse_parameters_over(num_parameters: int, model: str, available: int | None, where: str) -> None:
+    copies = num_parameters * _PARAMETER_COPIES * 4
+    if available is not None and copies > available:
+        room = _count_down(available // (_PARAMETER_COPIES * 4))
+        raise ConfigError(
+            f"{model}: the model's {num_parameters} parameters need at least {_gib(copies)} of {where} memory "
+            f"in a training step (with their gradient, the optimizer's state and the update), more than the "
+            f"{_gib(available)} free, which holds at most {room} parameters; make the model smaller"
+        )
+
+
+def check_parameters_fit(num_parameters: int, model: str = "predictive_model.instance") -> None:
+    """Raises a `ConfigError` naming `model` when a training step's float32 copies of the parameters cannot fit.
+
+    Arguments:
+        num_parameters: the model's trainable scalars.
+        model: the model's config key and the settings that set its size (`model_size_settings`).
+    """
+    _refuse_parameters_over(num_parameters, model, *_free_memory())
+
+
+def check_step_fits(
+    batch_size: int,
+    sequence_len: int,
+    vocab_size: int,
+    num_parameters: int,
+    model: str = "predictive_model.instance",
+) -> None:
+    """Raises a `ConfigError` when a training step cannot fit in memory.
 
     A step holds at least the batch's tokens, its float32 logits with their log-softmax and gradient, and a few
-    float32 copies of the parameters; activations inside the model come on top and are XLA's to report.
+    float32 copies of the parameters; activations inside the model come on top and are XLA's to report. When the
+    copies of the parameters alone do not fit, the error names `model`; otherwise it names `training.batch_size`.
+
+    Arguments:
+        batch_size: sequences per step.
+        sequence_len: tokens per sequence.
+        vocab_size: the logits per position.
+        num_parameters: the model's trainable scalars.
+        model: the model's config key and the settings that set its size (`model_size_settings`).
     """
+    parameters = num_parameters * _PARAMETER_COPIES * 4
     needed = (
         batch_size * (sequence_len + 1) * 4
         + batch_size * sequence_len * vocab_size * _STEP_VOCAB_ARRAYS * 4
-        + num_parameters * _PARAMETER_COPIES * 4
+        + parameters
     )
-    available = device_memory_available()
-    where = "device"
-    if available is None:
-        available, where = host_memory_available(), "host"
+    available, where = _free_memory()
+    _refuse_parameters_over(num_parameters, model, available, where)
     what = (
         f"a training step (training.batch_size={batch_size} sequences of training.sequence_len={sequence_len} "
         f"tokens, {num_parameters} parameters)"

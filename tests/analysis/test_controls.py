@@ -222,3 +222,41 @@ def test_a_process_of_one_state_makes_every_control_exact():
     assert "x untrained undefined, x best Markov undefined" in report
     assert "RMSE=0.0000, exact: it predicts every held-out belief, so ratios to it are undefined" in report
     assert "the untrained model's probes of embedding, layer_0, concatenated are exact" in report
+
+
+@pytest.mark.parametrize(
+    ("name", "max_context_len", "order"),
+    [
+        ("mr_name", 4, 1),
+        ("mixture_golden_mean_zero_one_random", 3, 2),
+    ],
+)
+def test_the_exact_markov_baseline_of_a_configured_process_leaves_its_ratios_undefined(name, max_context_len, order):
+    process = instantiate(OmegaConf.load(CONFIG_DIR / "generative_process" / f"{name}.yaml").instance)
+    model = build_gru_rnn(vocab_size=process.vocab_size, embedding_size=4, num_layers=1, hidden_size=8, seed=0)
+    untrained = build_gru_rnn(vocab_size=process.vocab_size, embedding_size=4, num_layers=1, hidden_size=8, seed=1)
+    geometry = analyze_model(model, process, max_context_len, untrained=untrained, batch_size=64)
+    dataset, train = geometry.dataset, geometry.train
+    # Every held-out belief is the mean belief of the training contexts ending in the same `order` tokens, and for
+    # a shorter memory some held-out belief is not. (In the mixture the contexts ending in "3 2", the zero-one-random
+    # process's "1 0", differ in belief, but at this length none of them is held out.)
+    for row in geometry.test:
+        expected = suffix_mean(dataset, train, row, order)
+        assert expected is not None
+        np.testing.assert_allclose(expected, dataset.beliefs[row], atol=1e-12)
+    if order > 1:
+        errors = [np.abs(suffix_mean(dataset, train, row, order - 1) - dataset.beliefs[row]) for row in geometry.test]
+        assert max(error.max() for error in errors) > 1e-3
+    summary = geometry.summary()
+    json.dumps(summary, allow_nan=False)
+    controls = summary["controls"]
+    assert controls["best_markov_order"] == order and controls["best_markov_exact"] is True
+    assert [controls["markov"][f"order_{k}"]["exact"] for k in (1, 2, 3)] == [k >= order for k in (1, 2, 3)]
+    for probe, scores in summary["regression"].items():
+        assert scores["rmse_over_best_markov"] is None
+        assert scores["rmse_over_untrained"] == pytest.approx(scores["rmse"] / controls["untrained"][probe]["rmse"])
+    assert f"order-{order} Markov baseline (exact)" in geometry.control_predictions
+    report = format_report({**summary, "step": 0, "entropy_rate": None})
+    assert report.count("x best Markov undefined") == len(summary["regression"])
+    assert f"best Markov baseline (order {order}) " in report
+    assert "exact: it predicts every held-out belief, so ratios to it are undefined" in report

@@ -9,6 +9,10 @@ from tests.command_line import ROOT, run_experiment
 
 pytestmark = pytest.mark.slow
 
+# The parameters of the default 2-layer GRU network (vocabulary 3, embeddings 16) are 9 h^2 + 63 h + 51 for
+# hidden_size=h (40947 at h=64); a step holds five float32 copies of them.
+HUGE_GRU = 9 * 10**12 + 63 * 10**6 + 51
+
 
 @pytest.mark.parametrize(
     ("overrides", "code", "line"),
@@ -61,6 +65,12 @@ pytestmark = pytest.mark.slow
             ["logging=mlflow", "logging.mlflow.tracking_uri=not a uri"],
             6,
             "error: logging.mlflow.tracking_uri='not a uri': has no scheme and is not an absolute path; use file:PATH",
+        ),
+        (
+            ["predictive_model.instance.hidden_size=1000000"],
+            2,
+            "error: predictive_model.instance (embedding_size=16, num_layers=2, hidden_size=1000000): the model's "
+            f"{HUGE_GRU} parameters need at least {HUGE_GRU * 5 * 4 / 2**30:.3g} GiB of ",
         ),
     ],
 )

@@ -165,6 +165,9 @@ def test_the_entropy_rate_of_a_slowly_mixing_mess3_is_bracketed_to_the_default_t
         ("leaky_rrxor", {}, estimate_excess_entropy),
         ("tom_quantum", {}, estimate_entropy_rate),
         ("tom_quantum", {}, estimate_excess_entropy),
+        ("mess3", {"x": 0.05, "a": 0.85}, transient_information),
+        ("leaky_rrxor", {}, transient_information),
+        ("tom_quantum", {}, transient_information),
     ],
 )
 def test_a_limit_out_of_reach_fails_at_once_naming_the_reachable_tolerance(name, params, limit):
@@ -173,5 +176,6 @@ def test_a_limit_out_of_reach_fails_at_once_naming_the_reachable_tolerance(name,
     with pytest.raises(ValueError, match=pattern) as error:
         limit(build(name, **params))
     assert "\n" not in str(error.value)
+    assert f"{name}: {limit.__name__.removeprefix('estimate_').replace('_', ' ')} out of reach" in str(error.value)
     reachable = float(str(error.value).rsplit(">= ", 1)[1])
     assert reachable > (1e-7 if limit is estimate_entropy_rate else 1e-6)

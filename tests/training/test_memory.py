@@ -5,6 +5,7 @@ import json
 import jax
 import pytest
 
+from simplexity import run
 from simplexity.config import ConfigError, load_config
 from simplexity.experiment import Experiment
 from simplexity.run import exit_status, run_experiment
@@ -31,6 +32,54 @@ def test_a_training_step_larger_than_the_free_device_memory_is_refused_naming_th
         memory.check_step_fits(4, 8, 3, 100)
     monkeypatch.setattr(memory, "device_memory_available", lambda: needed)
     memory.check_step_fits(4, 8, 3, 100)
+
+
+def test_a_model_whose_parameters_alone_do_not_fit_is_refused_naming_its_size_settings(monkeypatch):
+    copies = 100 * 5 * 4  # the parameters, their gradient, Adam's two moments and the update, in float32
+    monkeypatch.setattr(memory, "device_memory_available", lambda: copies - 1)
+    model = "predictive_model.instance (hidden_size=7)"
+    pattern = (
+        r"^predictive_model\.instance \(hidden_size=7\): the model's 100 parameters need at least 1\.86e-06 GiB of "
+        r"device memory .* which holds at most 99 parameters; make the model smaller$"
+    )
+    with pytest.raises(ConfigError, match=pattern):
+        memory.check_step_fits(4, 8, 3, 100, model)
+    # When the parameters fit but not with the batch, the batch is named.
+    monkeypatch.setattr(memory, "device_memory_available", lambda: copies)
+    with pytest.raises(ConfigError, match=r"^training\.batch_size=4: a training step .* 100 parameters\)"):
+        memory.check_step_fits(4, 8, 3, 100, model)
+
+
+def test_the_size_settings_of_a_model_are_its_integers_but_the_seed_and_vocabulary_size():
+    gru = {"_target_": "build_gru_rnn", "vocab_size": 3, "embedding_size": 16, "num_layers": 2, "hidden_size": 64}
+    gru |= {"layer_norm": False, "seed": 0}
+    assert memory.model_size_settings(gru) == (
+        "predictive_model.instance (embedding_size=16, num_layers=2, hidden_size=64)"
+    )
+    nested = {"config": {"vocab_size": 3, "embedding_dim": 32, "mlp_variant": "swiglu"}, "rng": {"seed": 0}}
+    assert memory.model_size_settings(nested) == "predictive_model.instance (config.embedding_dim=32)"
+    assert memory.model_size_settings({"_target_": "build"}) == "predictive_model.instance"
+
+
+def test_a_model_too_large_is_refused_before_it_is_built(monkeypatch, tmp_path):
+    def build(config):
+        raise AssertionError("the model was built")
+
+    monkeypatch.setattr(run, "build_experiment", build)
+    monkeypatch.setattr(memory, "device_memory_available", lambda: None)
+    monkeypatch.setattr(memory, "host_memory_available", lambda: 2_000_000)  # room for 100000 parameters
+    config = load_config(["training=tiny", "predictive_model.instance.hidden_size=100000"])
+    with pytest.raises(ConfigError) as raised:
+        run_experiment(config, tmp_path / "run")
+    # 9 h^2 + 63 h + 51 parameters for the tiny config's GRU network (40947 at h=64), five float32 copies of each.
+    parameters = 9 * 10**10 + 63 * 10**5 + 51
+    assert str(raised.value) == (
+        "predictive_model.instance (embedding_size=16, num_layers=2, hidden_size=100000): the model's "
+        f"{parameters} parameters need at least {parameters * 20 / 2**30:.3g} GiB of host memory in a training step "
+        f"(with their gradient, the optimizer's state and the update), more than the {2_000_000 / 2**30:.3g} GiB "
+        "free, which holds at most 100000 parameters; make the model smaller"
+    )
+    assert not (tmp_path / "run").exists()
 
 
 def test_running_out_of_memory_while_training_is_one_line_naming_the_sizes(monkeypatch, tmp_path):
