@@ -19,7 +19,6 @@ from simplexity.config import ConfigError, validate_analyze_config
 from simplexity.config.loading import CONFIG_DIR, expand_override_aliases
 from simplexity.config.schema import register_configs
 from simplexity.run import run_experiment
-from simplexity.run_analysis import analyze_run, analyze_sweep, is_sweep_dir
 
 
 def _train(cfg: DictConfig) -> float:
@@ -32,6 +31,9 @@ def _train(cfg: DictConfig) -> float:
 
 def _analyze(cfg: DictConfig) -> None:
     """Analyses the run at `cfg.run_dir` (or every run of a sweep directory there) and prints a summary."""
+    # Loaded here, with the figures' matplotlib: a training run never needs them.
+    from simplexity.run_analysis import analyze_run, analyze_sweep, is_sweep_dir
+
     config = validate_analyze_config(cfg)
     options = config.options()
     run_dir = Path(config.run_dir)

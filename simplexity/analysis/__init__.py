@@ -1,8 +1,12 @@
 """What a trained model learned: linear probes from its activations to the beliefs of its process, and plots.
 
 The analysis of a run directory, the command's work, is `simplexity.run_analysis.analyze_run`; this package holds
-the computations, the figures and the report's console formatting.
+the computations, the figures and the report's console formatting. The figures' module, and matplotlib with it,
+is loaded when one of its functions is first used: a training run, which reads the analysis settings, never
+draws.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from simplexity.analysis.belief_dataset import (
     BeliefDataset,
@@ -19,14 +23,6 @@ from simplexity.analysis.belief_geometry import (
     model_outputs,
 )
 from simplexity.analysis.pca import PCA, fit_pca
-from simplexity.analysis.plots import (
-    belief_colors,
-    plot_analysis_curve,
-    plot_belief_geometry,
-    plot_position_losses,
-    plot_training_curve,
-    simplex_projection,
-)
 from simplexity.analysis.regression import (
     AffineMap,
     ProbeResult,
@@ -45,6 +41,35 @@ from simplexity.analysis.settings import (
     CheckpointAnalysisSettings,
     ProbeSettings,
 )
+
+if TYPE_CHECKING:
+    from simplexity.analysis.plots import (
+        belief_colors,
+        plot_analysis_curve,
+        plot_belief_geometry,
+        plot_position_losses,
+        plot_training_curve,
+        simplex_projection,
+    )
+
+_FIGURES = (
+    "belief_colors",
+    "plot_analysis_curve",
+    "plot_belief_geometry",
+    "plot_position_losses",
+    "plot_training_curve",
+    "simplex_projection",
+)
+
+
+def __getattr__(name: str) -> Any:
+    """Returns a function of the figures' module, loading it (and matplotlib) on first use."""
+    if name in _FIGURES:
+        from simplexity.analysis import plots
+
+        return getattr(plots, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ANALYSIS_FILE",

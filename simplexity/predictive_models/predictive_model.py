@@ -1,5 +1,6 @@
 """The contract every predictive model satisfies."""
 
+import sys
 from typing import Any, Protocol, runtime_checkable
 
 from jaxtyping import Array, Float, Int
@@ -25,10 +26,11 @@ def as_predictive_model(candidate: Any) -> PredictiveModel:
     Raises:
         TypeError: when `candidate` is neither a penzai layer nor callable.
     """
-    from simplexity.predictive_models.penzai_model import PenzaiModel, is_penzai_layer
+    if "penzai" in sys.modules:  # a penzai layer exists only once penzai is imported
+        from simplexity.predictive_models.penzai_model import PenzaiModel, is_penzai_layer
 
-    if is_penzai_layer(candidate):
-        return PenzaiModel(candidate)
+        if is_penzai_layer(candidate):
+            return PenzaiModel(candidate)
     if not isinstance(candidate, PredictiveModel):
         raise TypeError(f"built {type(candidate).__name__}, which is not a predictive model (not callable)")
     return candidate

@@ -5,7 +5,6 @@ from typing import Any
 import jax
 import optax
 import pytest
-from jax.experimental.compilation_cache import compilation_cache
 
 from simplexity.training import TrainingConfig, ValidationConfig, train
 
@@ -33,17 +32,6 @@ class CompileCounter:
     def log_provenance(self, record: dict[str, Any]) -> None: ...
 
     def close(self, failed: bool = False) -> None: ...
-
-
-@pytest.fixture(scope="module", autouse=True)
-def compiles_without_the_persistent_cache():
-    """Turns the suite's persistent compilation cache off here: a function loaded from it is not compiled."""
-    enabled = jax.config.values["jax_enable_compilation_cache"]
-    jax.config.update("jax_enable_compilation_cache", False)
-    compilation_cache.reset_cache()
-    yield
-    jax.config.update("jax_enable_compilation_cache", enabled)
-    compilation_cache.reset_cache()
 
 
 @pytest.fixture
