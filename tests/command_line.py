@@ -24,22 +24,25 @@ def run_experiment(*overrides: str, timeout: float = 600) -> subprocess.Complete
 def start_experiment(*overrides: str) -> subprocess.Popen[str]:
     """Starts `python run_experiment.py OVERRIDES...` as a terminal's foreground job: Ctrl-C (SIGINT) reaches it.
 
-    The run has a session of its own, so that a signal can reach its group, and SIGINT's default action, which a
-    suite started in the background (where the shell ignores SIGINT) would otherwise pass on as ignored.
+    The run has a session of its own, so that a signal can reach its group. It takes SIGINT as Python does by
+    default even when the suite runs where SIGINT is ignored (started in the background by a shell), which a
+    child would otherwise inherit.
     """
-    return subprocess.Popen(
-        [sys.executable, "run_experiment.py", *overrides],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=_take_sigint_by_default,
-    )
-
-
-def _take_sigint_by_default() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    ignored = signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:  # a handled signal is reset to its default action in the child
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            [sys.executable, "run_experiment.py", *overrides],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def read_until(run: subprocess.Popen[str], text: str) -> None:

@@ -1,8 +1,11 @@
 """Tiny shared fixtures: a process and a model small enough to compile in a second, and a tiny run directory.
 
-The suite shares one persistent JAX compilation cache, fresh for each session: every test process and every
-command a test runs in a subprocess (they inherit the environment) compiles a function once and loads it from the
-cache after that. The suite's commands mostly train the same tiny models, so most of their compiles are shared.
+The commands the tests run in subprocesses share one persistent JAX compilation cache, fresh for each session
+(they inherit its settings through the environment): a function is compiled once and loaded from the cache by
+every later command. The commands mostly train the same tiny models, so most of their compiles are shared. The
+test processes themselves keep their compiles in memory, as JAX does by default; they leave the persistent cache
+alone, because a test that runs operations one by one compiles thousands of tiny functions, for which the cache
+costs more than it saves.
 """
 
 import os
@@ -43,31 +46,30 @@ def tiny_run(tmp_path_factory) -> Path:
 COMPILATION_CACHE_DIR = pytest.StashKey[str]()
 
 
-def compilation_cache_settings(cache_dir: str) -> dict[str, str | int | float]:
-    """The JAX settings of the session's compilation cache in `cache_dir`."""
+def compilation_cache_environment(cache_dir: str) -> dict[str, str]:
+    """The environment variables that point JAX at the compilation cache in `cache_dir`."""
     return {
-        "jax_compilation_cache_dir": cache_dir,
-        "jax_persistent_cache_min_compile_time_secs": 0.0,  # cache every compile, however quick
-        "jax_persistent_cache_min_entry_size_bytes": -1,
-        # A bounded cache reads and writes its entries under a file lock: the test processes and their commands use
-        # the cache at once, and none may read an entry that another is still writing.
-        "jax_compilation_cache_max_size": 8 * 2**30,
+        "JAX_COMPILATION_CACHE_DIR": cache_dir,
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",  # cache every compile, however quick
+        "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
+        # A bounded cache reads and writes its entries under a file lock: commands run at once share the cache,
+        # and none may read an entry that another is still writing.
+        "JAX_COMPILATION_CACHE_MAX_SIZE": str(8 * 2**30),
     }
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Creates the session's compilation cache and points this process and every process it starts at it.
+    """Creates the session's compilation cache for the commands the tests run, and keeps this process off it.
 
-    An xdist worker inherits the controller's environment, and JAX reads the settings from it on import; so only
-    the controller (or a run without workers) creates the folder.
+    An xdist worker inherits the controller's environment, so only the controller (or a run without workers)
+    creates the folder. Every test process has imported JAX by now, with the cache's settings if it inherited
+    them; it turns the cache off for itself before it compiles anything.
     """
-    if hasattr(config, "workerinput"):
-        return
-    cache_dir = tempfile.mkdtemp(prefix="simplexity-tests-jax-cache-")
-    config.stash[COMPILATION_CACHE_DIR] = cache_dir
-    for name, value in compilation_cache_settings(cache_dir).items():
-        os.environ[name.upper()] = str(value)
-        jax.config.update(name, value)  # this process imported JAX before the hook ran
+    if not hasattr(config, "workerinput"):
+        cache_dir = tempfile.mkdtemp(prefix="simplexity-tests-jax-cache-")
+        config.stash[COMPILATION_CACHE_DIR] = cache_dir
+        os.environ.update(compilation_cache_environment(cache_dir))
+    jax.config.update("jax_enable_compilation_cache", False)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -78,7 +80,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skips the tests marked `gpu` unless JAX's default backend is a GPU."""
+    """Puts the files with end-to-end runs first, and skips the tests marked `gpu` unless JAX's backend is a GPU.
+
+    xdist (`--dist loadfile`) hands whole files to the workers in this order: the long files (those with a test
+    marked `slow`) start at once and the short ones fill in around them, so that the workers finish together.
+    """
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: each file keeps its order
     if jax.default_backend() == "gpu":
         return
     skip_gpu = pytest.mark.skip(reason=f"needs an NVIDIA GPU; JAX's default backend is {jax.default_backend()!r}")
