@@ -1,10 +1,11 @@
 """A model's parameters, split from its static structure with one filter, and their count.
 
-The parameters are a model's floating-point array leaves (`eqx.is_inexact_array`): what gradients are taken of,
-what the optimizer updates, what a checkpoint holds and what `count_parameters` counts. Every other leaf is static
-structure: sizes, functions, and any integer or boolean array (an index table, a mask, a PRNG key), which
-`jax.grad` cannot differentiate. The models the library builds (transformer, gruformer, GRU-RNN, LSTM, the penzai
-adapter) and the belief-state oracle hold float arrays only, so for them the parameters are every array leaf.
+The parameters are a model's floating-point array leaves (`eqx.is_inexact_array`; for a model traced by
+`eqx.filter_eval_shape`, the shapes of such arrays): what gradients are taken of, what the optimizer updates, what a
+checkpoint holds and what `count_parameters` counts. Every other leaf is static structure: sizes, functions, and any
+integer or boolean array (an index table, a mask, a PRNG key), which `jax.grad` cannot differentiate. The models the
+library builds (transformer, gruformer, GRU-RNN, LSTM, the penzai adapter) and the belief-state oracle hold float
+arrays only, so for them the parameters are every array leaf.
 """
 
 from collections.abc import Callable
@@ -13,6 +14,13 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+
+
+def _is_parameter(leaf: Any) -> bool:
+    """Whether `leaf` is a floating-point array, or the shape of one (`jax.ShapeDtypeStruct`)."""
+    if isinstance(leaf, jax.ShapeDtypeStruct):
+        return bool(jnp.issubdtype(leaf.dtype, jnp.inexact))
+    return eqx.is_inexact_array(leaf)
 
 
 def split_parameters(model: Any) -> tuple[Any, Any]:
@@ -25,7 +33,7 @@ def split_parameters(model: Any) -> tuple[Any, Any]:
         >>> params, static = split_parameters(model)
         >>> trained = eqx.combine(new_params, static)
     """
-    return eqx.partition(model, eqx.is_inexact_array)
+    return eqx.partition(model, _is_parameter)
 
 
 def count_parameters(model: Any) -> int:
@@ -42,9 +50,4 @@ def count_parameters_of_build(build: Callable[[], Any]) -> int:
     Raises:
         Exception: whatever `build` raises, or a failure to trace it (a builder that needs concrete values).
     """
-    shapes = eqx.filter_eval_shape(build)
-    return sum(
-        leaf.size
-        for leaf in jax.tree.leaves(shapes)
-        if isinstance(leaf, jax.ShapeDtypeStruct) and jnp.issubdtype(leaf.dtype, jnp.inexact)
-    )
+    return count_parameters(eqx.filter_eval_shape(build))
