@@ -61,7 +61,7 @@ def test_every_model_computes_in_the_precision_asked_with_float32_gradients(name
             return next_token_loss(eqx.combine(in_compute_dtype(p, precision), static), tokens)
 
         assert matmul_input_dtypes(loss, params) == {precision}
-        value, grads = jax.value_and_grad(loss)(params)
+        value, grads = jax.jit(jax.value_and_grad(loss))(params)
         assert value.dtype == jnp.float32
         assert {leaf.dtype for leaf in jax.tree.leaves(grads)} == {jnp.dtype(jnp.float32)}
         assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree.leaves(grads))
