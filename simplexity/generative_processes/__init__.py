@@ -12,6 +12,7 @@ from simplexity.generative_processes.compositions import (
     content_process,
     nonergodic_mixture,
 )
+from simplexity.generative_processes.factored import FactoredProcess, kronecker_presentation
 from simplexity.generative_processes.generalized_hidden_markov_model import (
     AbstractGeneralizedHiddenMarkovModel,
     GeneralizedHiddenMarkovModel,
@@ -56,6 +57,7 @@ __all__ = [
     "BeliefLayer",
     "CausalStates",
     "Estimate",
+    "FactoredProcess",
     "GeneralizedHiddenMarkovModel",
     "GenerativeProcess",
     "HiddenMarkovModel",
@@ -78,6 +80,7 @@ __all__ = [
     "estimate_excess_entropy",
     "estimate_statistical_complexity",
     "excess_entropy",
+    "kronecker_presentation",
     "markov_order",
     "mixed_state_graph",
     "myopic_entropy",

@@ -26,6 +26,7 @@ import numpy as np
 
 from simplexity.generative_processes.causal_states import causal_states
 from simplexity.generative_processes.compositions import content_process
+from simplexity.generative_processes.factored import FactoredProcess
 from simplexity.generative_processes.generative_process import GenerativeProcess
 from simplexity.generative_processes.hidden_markov_model import HiddenMarkovModel
 from simplexity.generative_processes.markov_chain import asymptotic_distribution
@@ -89,7 +90,16 @@ def iter_myopic_entropies(
 def _iter_myopic_entropies_and_sizes(
     process: GenerativeProcess, min_probability: float, decimals: int, max_states: int
 ) -> Iterator[tuple[float, int]]:
-    """Yields `(h(L), number of mixed states after L - 1 tokens)` for `L = 1, 2, ...`."""
+    """Yields `(h(L), number of mixed states after L - 1 tokens)` for `L = 1, 2, ...`.
+
+    For independent factors (`FactoredProcess`) `h(L)` is the sum of the factors' and each factor is enumerated
+    on its own (the size is that of the largest factor's layer), never the joint mixed states.
+    """
+    if isinstance(process, FactoredProcess):
+        streams = [_iter_myopic_entropies_and_sizes(f, min_probability, decimals, max_states) for f in process.factors]
+        for layers in zip(*streams, strict=True):
+            yield sum(myopic for myopic, _ in layers), max(size for _, size in layers)
+        return
     for layer, token_probabilities in iter_belief_layers_and_predictions(process, min_probability, decimals):
         if len(layer.beliefs) > max_states:
             raise ValueError(
@@ -197,8 +207,14 @@ def _iter_state_conditioned_myopic_entropies(
     """Yields `H(X_L | X_1..X_{L-1}, S_1)` for `L = 1, 2, ...`, with `S_1` the first hidden state.
 
     The myopic entropies of an observer told the first hidden state of a stationary HMM: they rise to the entropy
-    rate while `h(L)` falls to it (Cover and Thomas, "Elements of Information Theory", Theorem 4.5.1).
+    rate while `h(L)` falls to it (Cover and Thomas, "Elements of Information Theory", Theorem 4.5.1). For
+    independent factors the first hidden state is the tuple of theirs, and the entropies add.
     """
+    if isinstance(process, FactoredProcess):
+        streams = [_iter_state_conditioned_myopic_entropies(f, decimals, max_states) for f in process.factors]
+        for values in zip(*streams, strict=True):
+            yield sum(values)
+        return
     presentation = process.presentation
     streams = [
         (
