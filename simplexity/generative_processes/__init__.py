@@ -41,6 +41,7 @@ from simplexity.generative_processes.mixed_state_presentation import (
     mixed_state_graph,
     word_beliefs,
 )
+from simplexity.generative_processes.noisy_channel import NoisyChannel, noisy_presentation
 from simplexity.generative_processes.presentation import Presentation
 from simplexity.generative_processes.synchronization import (
     cryptic_order,
@@ -63,6 +64,7 @@ __all__ = [
     "HiddenMarkovModel",
     "InfiniteOrderError",
     "MixedStateGraph",
+    "NoisyChannel",
     "Presentation",
     "SpecialTokenProcess",
     "UnboundedMixedStatesError",
@@ -84,6 +86,7 @@ __all__ = [
     "markov_order",
     "mixed_state_graph",
     "myopic_entropy",
+    "noisy_presentation",
     "nonergodic_mixture",
     "state_uncertainty",
     "stationary_distribution",

@@ -100,12 +100,9 @@ def _iter_myopic_entropies_and_sizes(
         for layers in zip(*streams, strict=True):
             yield sum(myopic for myopic, _ in layers), max(size for _, size in layers)
         return
-    for layer, token_probabilities in iter_belief_layers_and_predictions(process, min_probability, decimals):
-        if len(layer.beliefs) > max_states:
-            raise ValueError(
-                f"{process.name}: {len(layer.beliefs)} distinct mixed states after {layer.length} tokens, more than "
-                f"{max_states}; use a smaller length, a larger min_probability or fewer decimals"
-            )
+    for layer, token_probabilities in iter_belief_layers_and_predictions(
+        process, min_probability, decimals, max_states
+    ):
         myopic = float(layer.probabilities @ entropy(token_probabilities) / layer.probabilities.sum())
         yield myopic, len(layer.beliefs)
 

@@ -73,12 +73,22 @@ def iter_belief_layers(
 
 
 def iter_belief_layers_and_predictions(
-    process: GenerativeProcess, min_probability: float = 0.0, decimals: int = 12
+    process: GenerativeProcess, min_probability: float = 0.0, decimals: int = 12, max_states: int | None = None
 ) -> Iterator[tuple[BeliefLayer, np.ndarray]]:
-    """Yields each belief layer (`iter_belief_layers`) with `P(x | belief)` for its beliefs, shape `(n, vocab)`."""
+    """Yields each belief layer (`iter_belief_layers`) with `P(x | belief)` for its beliefs, shape `(n, vocab)`.
+
+    Raises:
+        ValueError: naming the process, before a layer of more than `max_states` mixed states has its successors
+            computed (an array of `states * vocab * process states` floats).
+    """
     presentation = process.presentation
     layer = BeliefLayer(0, presentation.initial_state[None, :], np.ones(1))
     while True:
+        if max_states is not None and len(layer.beliefs) > max_states:
+            raise ValueError(
+                f"{process.name}: {len(layer.beliefs)} distinct mixed states after {layer.length} tokens, more than "
+                f"{max_states}; use a smaller length, a larger min_probability or fewer decimals"
+            )
         token_probabilities, successors = presentation.successors(layer.beliefs)
         yield layer, token_probabilities
         layer = _next_layer(layer, token_probabilities, successors, min_probability, decimals)
