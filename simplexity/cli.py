@@ -21,11 +21,13 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 
 from simplexity.config.validation import GROUP_OF_NODE
 from simplexity.errors import StorageError, UserError, one_line
-from simplexity.interruption import INTERRUPTED_EXIT_CODE, exit_code_of, stop_on_sigterm
+from simplexity.interruption import INTERRUPTED_EXIT_CODE, TERMINATED_EXIT_CODE, exit_code_of, stop_on_sigterm
 from simplexity.persistence.orbax_fallout import silence_abandoned_orbax_io
 from simplexity.sweeps.failed_jobs import announce_failure, record_failure
 
 USER_ERROR_EXIT_CODE = UserError.exit_code
+# A job stopped by these (Ctrl-C, SIGTERM) stops the whole sweep.
+STOPPING_EXIT_CODES = (INTERRUPTED_EXIT_CODE, TERMINATED_EXIT_CODE)
 
 
 @dataclass(frozen=True)
@@ -136,22 +138,28 @@ def _run_task(task: Callable[[DictConfig], Any], cfg: DictConfig, invocation: In
     In a single run, a `UserError` exits with its code: 2 for a `ConfigError`, 3 for a non-finite loss.
     In a multirun the job prints `error: job N (OVERRIDES): MESSAGE`, writes it to a `FAILED` file in its directory
     and returns an infinite loss, so that the sweep runs its other jobs (an optimising sweeper steers away; optuna
-    2.x cannot take NaN); `simplexity.sweeps.FailedJobsCallback` makes the sweep's exit code non-zero.
+    2.x cannot take NaN); `simplexity.sweeps.FailedJobsCallback` makes the sweep's exit code non-zero. A job
+    stopped by Ctrl-C or SIGTERM is recorded the same way and then stops the whole sweep with its exit code (130 or
+    143). A rejected single run leaves no directory it made, with `HYDRA_FULL_ERROR=1` too.
     """
     try:
         return task(cfg)
     except UserError as error:
-        if invocation.wants_traceback:
-            raise
         hydra_config = HydraConfig.get()
         if hydra_config.mode == RunMode.MULTIRUN:
+            if invocation.wants_traceback:
+                raise
             overrides = [str(override) for override in hydra_config.overrides.task]
             failure = record_failure(hydra_config.runtime.output_dir, hydra_config.job.num, overrides, str(error))
             announce_failure(failure)
+            if error.exit_code in STOPPING_EXIT_CODES:  # Ctrl-C or SIGTERM stops the sweep, not only its job
+                sys.exit(error.exit_code)
             return math.inf
         pattern = OmegaConf.to_container(hydra_config.run, resolve=False)["dir"]  # type: ignore[index]
         output_dir = Path(hydra_config.runtime.output_dir)
         remove_if_created_empty(output_dir, invocation.started_at, computed_parent_count(str(pattern)))
+        if invocation.wants_traceback:
+            raise
         _exit_with(str(error), error.exit_code)
 
 
@@ -223,7 +231,7 @@ def run_reporting_user_errors(task: Callable[[DictConfig], Any], *, config_path:
         try:
             app()
         except KeyboardInterrupt as interrupt:
-            _exit_on_interrupt(interrupt)
+            _exit_on_interrupt(interrupt, config_name)
         except Exception as error:
             # Before the task starts, anything that fails is the command line's or the config's fault (Hydra
             # raises a plain ValueError for some malformed overrides); once it has started, only known user
@@ -251,14 +259,21 @@ def _leaving_at_once_after_a_failure() -> Iterator[None]:
         os._exit(stop.code if isinstance(stop.code, int) else 1)
 
 
-def _exit_on_interrupt(interrupt: KeyboardInterrupt) -> NoReturn:
-    """Exits with the line of the run `interrupt` stopped, or else says that the command stopped outside training."""
+def _exit_on_interrupt(interrupt: KeyboardInterrupt, config_name: str) -> NoReturn:
+    """Exits with the line of the run `interrupt` stopped, or else says where the command stopped.
+
+    Arguments:
+        interrupt: the Ctrl-C or SIGTERM.
+        config_name: the command's primary config: `train` (outside the training loop, which reports its own
+            step) or `analyze`.
+    """
     stopped = _stopped_run(interrupt)
     if stopped is not None:  # a second signal while the stopped run was finishing: its line still says all
         _exit_with(str(stopped), stopped.exit_code)
-    # Ctrl-C or SIGTERM outside the training loop (which reports its own step): what is written is kept.
+    # What is written is kept.
     what = "interrupted" if exit_code_of(interrupt) == INTERRUPTED_EXIT_CODE else "terminated by SIGTERM"
-    _exit_with(f"{what} before training started or after it ended", exit_code_of(interrupt))
+    where = "before training started or after it ended" if config_name == "train" else "during the analysis"
+    _exit_with(f"{what} {where}", exit_code_of(interrupt))
 
 
 def _stopped_run(interrupt: KeyboardInterrupt) -> UserError | None:

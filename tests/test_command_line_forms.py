@@ -7,7 +7,7 @@ import pytest
 from hydra.errors import MissingConfigException
 
 from simplexity import load_config
-from simplexity.cli import computed_parent_count, describe_user_error
+from simplexity.cli import _exit_on_interrupt, computed_parent_count, describe_user_error
 from simplexity.config.loading import expand_override_aliases
 from tests.command_line import run_experiment
 
@@ -79,3 +79,13 @@ def test_a_rejected_config_leaves_no_date_directory_of_the_default_pattern(tmp_p
     result = run_experiment("training.batch_size=-1", f"hydra.run.dir={pattern}")
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert list((tmp_path / "outputs").iterdir()) == []  # the literal outputs/ may stay; no empty date below it
+
+
+@pytest.mark.parametrize(
+    ("command", "where"), [("train", "before training started or after it ended"), ("analyze", "during the analysis")]
+)
+def test_an_interrupt_outside_a_run_says_where_the_command_stopped(capsys, command, where):
+    with pytest.raises(SystemExit) as stop:
+        _exit_on_interrupt(KeyboardInterrupt(), command)
+    assert stop.value.code == 130
+    assert capsys.readouterr().err == f"error: interrupted {where}\n"

@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from simplexity.logging import read_jsonl_metrics
-from tests.command_line import file_digests, run_experiment, start_experiment
+from tests.command_line import ROOT, file_digests, run_experiment, start_experiment
 
 pytestmark = pytest.mark.slow
 
@@ -244,3 +245,19 @@ def test_a_rejected_config_keeps_a_directory_the_user_made(tmp_path):
     result = run_experiment("training.batch_size=-1", f"hydra.run.dir={tmp_path}")
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert tmp_path.is_dir()
+
+
+def test_with_hydra_full_error_a_rejected_config_keeps_its_traceback_and_leaves_no_directory(tmp_path):
+    run_dir = tmp_path / "run"
+    result = subprocess.run(
+        [sys.executable, "run_experiment.py", "training.batch_size=-1", f"hydra.run.dir={run_dir}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HYDRA_FULL_ERROR": "1"},
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "training.batch_size=-1: must be a positive integer" in result.stderr
+    assert not run_dir.exists()

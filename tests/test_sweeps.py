@@ -3,6 +3,8 @@
 Every run is `training=tiny logging=quiet`; each test is one sweep.
 """
 
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from simplexity.sweeps import FAILED_JOBS_EXIT_CODE, summarize_runs
+from tests.command_line import finish, read_until, start_experiment
 
 ROOT = Path(__file__).parents[1]
 pytestmark = pytest.mark.slow
@@ -102,3 +105,24 @@ def test_the_optuna_preset_runs_its_trials_and_minimises_the_validation_loss(tmp
     best = OmegaConf.load(tmp_path / "optimization_results.yaml")
     validation_losses = [s.validation_loss for s in summaries if s.validation_loss is not None]
     assert best.best_value == pytest.approx(min(validation_losses))
+
+
+def test_ctrl_c_stops_the_whole_sweep_with_code_130_and_records_the_stopped_job(tmp_path):
+    run = start_experiment(
+        "--multirun",
+        "seed=0,1",
+        "training=tiny",
+        "training.num_steps=100000",
+        "training.log_every=10",
+        "training.checkpoint_every=null",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    read_until(run, " step 20/")
+    os.killpg(run.pid, signal.SIGINT)
+    result = finish(run, timeout=120)
+    assert result.returncode == 130, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: job 0 (seed=0"), result.stderr
+    assert "interrupted at step" in lines[0]
+    assert "interrupted at step" in (tmp_path / "0" / "FAILED").read_text()
+    assert not (tmp_path / "1").exists()
