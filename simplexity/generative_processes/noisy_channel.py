@@ -97,11 +97,11 @@ class NoisyChannel(GenerativeProcess):
 
     def log_probability(self, observations: ArrayLike) -> np.ndarray:
         """Returns `log P(observations)` of the noisy process in float64."""
-        return self.presentation.log_probability(np.asarray(observations))
+        return self.channel.log_probability(observations)
 
     def next_token_distributions(self, tokens: ArrayLike) -> np.ndarray:
         """Returns the noisy process's exact next-token distributions in float64, shape `(..., seq, vocab)`."""
-        return self.presentation.next_token_distributions(np.asarray(tokens))
+        return self.channel.next_token_distributions(tokens)
 
     def bayes_beliefs(self, tokens: ArrayLike) -> np.ndarray:
         """Returns the exact belief of the noisy process after every prefix, shape `(..., seq + 1, states)`."""
