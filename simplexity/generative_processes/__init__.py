@@ -7,12 +7,18 @@ from simplexity.generative_processes.builder import (
     build_hidden_markov_model,
 )
 from simplexity.generative_processes.causal_states import CausalStates, InfiniteOrderError, causal_states
+from simplexity.generative_processes.chained import ChainedProcess, chain_presentation
 from simplexity.generative_processes.compositions import (
     SpecialTokenProcess,
     content_process,
     nonergodic_mixture,
 )
-from simplexity.generative_processes.factored import FactoredProcess, kronecker_presentation
+from simplexity.generative_processes.factored import (
+    FactoredProcess,
+    join_factor_tokens,
+    kronecker_presentation,
+    split_joint_tokens,
+)
 from simplexity.generative_processes.generalized_hidden_markov_model import (
     AbstractGeneralizedHiddenMarkovModel,
     GeneralizedHiddenMarkovModel,
@@ -57,6 +63,7 @@ __all__ = [
     "AbstractGeneralizedHiddenMarkovModel",
     "BeliefLayer",
     "CausalStates",
+    "ChainedProcess",
     "Estimate",
     "FactoredProcess",
     "GeneralizedHiddenMarkovModel",
@@ -74,6 +81,7 @@ __all__ = [
     "build_generalized_hidden_markov_model",
     "build_hidden_markov_model",
     "causal_states",
+    "chain_presentation",
     "content_process",
     "cryptic_order",
     "crypticity",
@@ -82,12 +90,14 @@ __all__ = [
     "estimate_excess_entropy",
     "estimate_statistical_complexity",
     "excess_entropy",
+    "join_factor_tokens",
     "kronecker_presentation",
     "markov_order",
     "mixed_state_graph",
     "myopic_entropy",
     "noisy_presentation",
     "nonergodic_mixture",
+    "split_joint_tokens",
     "state_uncertainty",
     "stationary_distribution",
     "statistical_complexity",

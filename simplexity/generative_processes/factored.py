@@ -1,5 +1,6 @@
 """Products of independent processes: one token stream whose every token is the tuple of the factors' tokens."""
 
+import abc
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -45,7 +46,75 @@ def _outer_products(distributions: Sequence[Any]) -> Any:
     return functools.reduce(combine, distributions)
 
 
-class FactoredProcess(GenerativeProcess):
+def _place_values(vocab_sizes: Sequence[int]) -> list[int]:
+    """The weight of each factor's token in the joint token (radix order, first factor most significant)."""
+    return [int(np.prod(vocab_sizes[n + 1 :], dtype=np.int64)) for n in range(len(vocab_sizes))]
+
+
+def split_joint_tokens(tokens: ArrayLike, vocab_sizes: Sequence[int]) -> list[Any]:
+    """Returns each factor's tokens of joint tokens in radix order (first factor most significant).
+
+    Works on the device (JAX arrays, traceable) and on the host (numpy arrays) alike.
+
+    Example:
+        >>> split_joint_tokens(np.array([5]), [3, 2])
+        [array([2]), array([1])]
+    """
+    xp = jnp if isinstance(tokens, jax.Array) else np
+    tokens = xp.asarray(tokens)
+    return [(tokens // place) % size for place, size in zip(_place_values(vocab_sizes), vocab_sizes, strict=True)]
+
+
+def join_factor_tokens(factor_tokens: Sequence[Any], vocab_sizes: Sequence[int]) -> Any:
+    """Returns the joint tokens, radix order, of the factors' tokens (one array per factor, all of one shape)."""
+    xp = jnp if any(isinstance(t, jax.Array) for t in factor_tokens) else np
+    return sum(xp.asarray(t) * place for t, place in zip(factor_tokens, _place_values(vocab_sizes), strict=True))
+
+
+class SideBySideFactors(GenerativeProcess):
+    """A process whose token is the tuple of its factors' tokens and whose device state is theirs side by side.
+
+    The joint token is in radix order, the first factor most significant (`joint_tokens`, `factor_tokens`);
+    subclasses say how the factors emit.
+    """
+
+    @property
+    @abc.abstractmethod
+    def factor_vocab_sizes(self) -> tuple[int, ...]:
+        """Each factor's number of tokens."""
+
+    @property
+    @abc.abstractmethod
+    def factor_num_states(self) -> tuple[int, ...]:
+        """Each factor's state dimension; the device state holds them side by side in this order."""
+
+    @abc.abstractmethod
+    def factor_beliefs(self, tokens: ArrayLike) -> list[np.ndarray]:
+        """Returns each factor's exact float64 belief after every prefix of joint tokens, `(..., seq + 1, d_n)`."""
+
+    @property
+    def num_states(self) -> int:
+        """Dimension of the device state: the factors' states side by side."""
+        return sum(self.factor_num_states)
+
+    def factor_tokens(self, tokens: ArrayLike) -> list[Any]:
+        """Returns each factor's tokens of joint tokens, a list of arrays of the shape of `tokens`.
+
+        Works on the device (JAX arrays, traceable) and on the host (numpy arrays) alike.
+        """
+        return split_joint_tokens(tokens, self.factor_vocab_sizes)
+
+    def joint_tokens(self, factor_tokens: Sequence[Any]) -> Any:
+        """Returns the joint tokens of the factors' tokens (one array per factor, all of one shape)."""
+        return join_factor_tokens(factor_tokens, self.factor_vocab_sizes)
+
+    def factor_states(self, state: Float[Array, "... states"]) -> list[Float[Array, "... factor_states"]]:
+        """Splits device states (the factors' side by side on the last axis) into each factor's."""
+        bounds = np.cumsum(self.factor_num_states)[:-1].tolist()
+        return jnp.split(state, bounds, axis=-1)
+
+
+class FactoredProcess(SideBySideFactors):
     """Independent processes (factors) emitting side by side, as one process over the tuples of their tokens.
 
     At each step every factor emits one token from its own hidden dynamics; the process's token is their tuple in
@@ -83,37 +152,6 @@ class FactoredProcess(GenerativeProcess):
     def factor_num_states(self) -> tuple[int, ...]:
         """Each factor's state dimension; the device state holds them side by side in this order."""
         return tuple(factor.num_states for factor in self.factors)
-
-    @property
-    def num_states(self) -> int:
-        """Dimension of the device state: the factors' states side by side."""
-        return sum(self.factor_num_states)
-
-    def _place_values(self) -> tuple[int, ...]:
-        """The weight of each factor's token in the joint token (radix order, first factor most significant)."""
-        sizes = self.factor_vocab_sizes
-        return tuple(int(np.prod(sizes[n + 1 :], dtype=np.int64)) for n in range(len(sizes)))
-
-    def factor_tokens(self, tokens: ArrayLike) -> list[Any]:
-        """Returns each factor's tokens of joint tokens, a list of arrays of the shape of `tokens`.
-
-        Works on the device (JAX arrays, traceable) and on the host (numpy arrays) alike.
-        """
-        xp = jnp if isinstance(tokens, jax.Array) else np
-        tokens = xp.asarray(tokens)
-        return [
-            (tokens // place) % size for place, size in zip(self._place_values(), self.factor_vocab_sizes, strict=True)
-        ]
-
-    def joint_tokens(self, factor_tokens: Sequence[Any]) -> Any:
-        """Returns the joint tokens of the factors' tokens (one array per factor, all of one shape)."""
-        xp = jnp if any(isinstance(t, jax.Array) for t in factor_tokens) else np
-        return sum(xp.asarray(t) * place for t, place in zip(factor_tokens, self._place_values(), strict=True))
-
-    def factor_states(self, state: Float[Array, "... states"]) -> list[Float[Array, "... factor_states"]]:
-        """Splits device states (the factors' side by side on the last axis) into each factor's."""
-        bounds = np.cumsum(self.factor_num_states)[:-1].tolist()
-        return jnp.split(state, bounds, axis=-1)
 
     def observation_probability_distribution(self, state: Float[Array, " states"]) -> Float[Array, " vocab"]:
         """Returns the joint next-token distribution: the outer product of the factors', in radix order."""

@@ -4,7 +4,7 @@ import equinox as eqx
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
-from simplexity.generative_processes.factored import FactoredProcess
+from simplexity.generative_processes.factored import SideBySideFactors
 from simplexity.generative_processes.generalized_hidden_markov_model import (
     AbstractGeneralizedHiddenMarkovModel,
     GeneralizedHiddenMarkovModel,
@@ -110,10 +110,10 @@ class NoisyChannel(GenerativeProcess):
     def noise_blind_factor_beliefs(self, tokens: ArrayLike) -> list[np.ndarray]:
         """Returns each factor's belief after every prefix, updated from the noisy tokens as if noise-free.
 
-        For a `FactoredProcess` one array per factor, shape `(..., seq + 1, d_n)` (`factor_beliefs`); otherwise
-        one array, the process's own filter on the noisy tokens. A token the factor cannot emit leaves its
-        belief unchanged.
+        For a `FactoredProcess` or a `ChainedProcess` one array per factor, shape `(..., seq + 1, d_n)`
+        (`factor_beliefs`); otherwise one array, the process's own filter on the noisy tokens. A token the factor
+        cannot emit leaves its belief unchanged.
         """
-        if isinstance(self.process, FactoredProcess):
+        if isinstance(self.process, SideBySideFactors):
             return self.process.factor_beliefs(tokens)
         return [self.process.presentation.filter(np.asarray(tokens))[0]]
