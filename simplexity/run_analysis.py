@@ -15,16 +15,19 @@ import numpy as np
 
 from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset, sampled_belief_dataset
 from simplexity.analysis.belief_geometry import BeliefGeometry, analyze_contexts
+from simplexity.analysis.factors import FactorGeometry, analyze_factors, is_factored
 from simplexity.analysis.output_dir import require_writable, storage_errors
 from simplexity.analysis.plots import (
     plot_analysis_curve,
     plot_belief_geometry,
+    plot_factors,
     plot_position_losses,
     plot_training_curve,
 )
 from simplexity.analysis.report import (
     ANALYSIS_CURVE,
     ANALYSIS_FILE,
+    FACTORS_FIGURE,
     FIGURES,
     OUTPUT_FILES,
     SWEEP_TABLE,
@@ -117,6 +120,26 @@ def _analyze(run: Run, options: AnalysisOptions, dataset: BeliefDataset, model: 
         raise ConfigError(f"run_dir={str(run.run_dir)!r}: model {name!r} cannot be analysed: {error}") from error
 
 
+def _analyze_factors(
+    run: Run, options: AnalysisOptions, dataset: BeliefDataset, model: PredictiveModel, with_untrained: bool = True
+) -> FactorGeometry | None:
+    """Runs `analyze_factors` on `model` when the run's process is made of factors (None otherwise)."""
+    if not is_factored(run.experiment.process):
+        return None
+    return analyze_factors(
+        model,
+        run.experiment.process,
+        dataset,
+        untrained=run.experiment.model if with_untrained else None,
+        weights=options.weights,
+        last_position_only=options.last_position_only,
+        test_fraction=options.test_fraction,
+        split_seed=options.split_seed,
+        ridge=options.ridge,
+        batch_size=options.batch_size,
+    )
+
+
 def _best_average_loss(run: Run, geometry: BeliefGeometry) -> float | None:
     """The lowest achievable mean loss over the trained context: the mean of its positions' myopic entropies.
 
@@ -193,6 +216,7 @@ def _analyze_into(
     curve = _curve(run, restored, options, dataset, notify, progress) if options.all_steps else None
     progress(f"analysing checkpoint {restored.step} on {len(dataset.lengths)} contexts")
     geometry = _analyze(run, options, dataset, restored.model)
+    factors = _analyze_factors(run, options, dataset, restored.model)
     rate = _entropy_rate_or_none(run)
     best_loss = _best_average_loss(run, geometry)
     title = _figure_title(run, restored.step)
@@ -215,6 +239,12 @@ def _analyze_into(
     if curve is not None:
         run_title = _figure_title(run)
         figures.append(plot_analysis_curve(curve, output_dir / ANALYSIS_CURVE, title=run_title))
+    if factors is not None:
+        figures.append(
+            plot_factors(
+                factors.targets, factors.predictions, factors.summary(), output_dir / FACTORS_FIGURE, curve, title
+            )
+        )
     records = read_jsonl_metrics(run.run_dir / METRICS_FILE)
     metrics = [record for record in records if "loss" in record]
     if metrics:
@@ -251,6 +281,8 @@ def _analyze_into(
         "final_training_loss": metrics[-1]["loss"] if metrics else None,
         "figures": [path.name for path in figures],
     }
+    if factors is not None:
+        report["factors"] = factors.summary()
     if curve is not None:
         report["curve"] = curve
     path = output_dir / ANALYSIS_FILE
@@ -292,6 +324,7 @@ def _curve(
             continue
         summary = _analyze(run, options, dataset, model).summary()
         losses = summary["position_loss"]
+        factors = _analyze_factors(run, options, dataset, model, with_untrained=False)
         points.append(
             {
                 "step": step,
@@ -305,6 +338,7 @@ def _curve(
                     "rmse"
                 ],
                 "best_markov_exact": summary["controls"]["best_markov_exact"],
+                **({"factors": factors.curve_point()} if factors is not None else {}),
             }
         )
     return points

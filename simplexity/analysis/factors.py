@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from simplexity.analysis.belief_dataset import BeliefDataset
-from simplexity.analysis.belief_geometry import model_outputs, probe_features, probe_split
+from simplexity.analysis.belief_geometry import CONCATENATED, model_outputs, probe_features, probe_split
 from simplexity.analysis.pca import fit_pca
 from simplexity.analysis.regression import ProbeResult, fit_probe
 from simplexity.analysis.subspaces import (
@@ -101,6 +101,15 @@ def factor_structure(process: GenerativeProcess) -> FactorStructure:
             "chained or factored_noisy)"
         )
     return FactorStructure(process, leading, channel)
+
+
+def is_factored(process: GenerativeProcess) -> bool:
+    """Whether `process` is made of factors a factored analysis can read (see `factor_structure`)."""
+    try:
+        factor_structure(process)
+    except NotFactoredError:
+        return False
+    return True
 
 
 def _content(structure: FactorStructure, dataset: BeliefDataset) -> tuple[np.ndarray, np.ndarray]:
@@ -219,6 +228,7 @@ class FactorGeometry:
 
     Arguments:
         targets: probe target name (`factor_n`, `factors`, `joint`) to its value for every context.
+        predictions: target name to the concatenated probe's prediction of it for every context.
         probes: target name to activation name (and `concatenated`) to its held-out probe.
         untrained_probes: the same on the untrained model, or None.
         dimensions: activation name to share to the number of principal components that hold it.
@@ -235,6 +245,7 @@ class FactorGeometry:
     """
 
     targets: dict[str, np.ndarray]
+    predictions: dict[str, np.ndarray]
     probes: dict[str, dict[str, ProbeResult]]
     untrained_probes: dict[str, dict[str, ProbeResult]] | None
     dimensions: dict[str, dict[float, int]]
@@ -245,14 +256,37 @@ class FactorGeometry:
     coefficient_spread: dict[str, dict[int, tuple[float, float]]]
     activation_dims: dict[str, int]
 
+    def curve_point(self) -> dict[str, Any]:
+        """Returns the figures followed over training: dimensions, factor probes' scores, the first overlaps."""
+        return {
+            "dimensions": {
+                name: {f"{share:g}": count for share, count in by_share.items()}
+                for name, by_share in self.dimensions.items()
+            },
+            "reference_dimensions": self.reference_dimensions,
+            "probes": {
+                target: {"r2": by_name[CONCATENATED].r2, "rmse": by_name[CONCATENATED].rmse}
+                for target, by_name in self.probes.items()
+            },
+            "vary_one_overlap_k1": {
+                name: {f"{m}-{n}": float(curve[0]) for (m, n), curve in pairs.items() if len(curve)}
+                for name, pairs in self.overlaps.items()
+            },
+        }
+
     def summary(self) -> dict[str, Any]:
         """Returns the figures as JSON-ready values (the `factors` section of `analysis.json`)."""
 
-        def probe_scores(probes: dict[str, dict[str, ProbeResult]]) -> dict[str, Any]:
-            return {
-                target: {name: {"r2": probe.r2, "rmse": probe.rmse} for name, probe in by_name.items()}
-                for target, by_name in probes.items()
-            }
+        def probe_scores(probes: dict[str, dict[str, ProbeResult]], with_ratio: bool) -> dict[str, Any]:
+            scores: dict[str, Any] = {}
+            for target, by_name in probes.items():
+                scores[target] = {}
+                for name, probe in by_name.items():
+                    scores[target][name] = {"r2": probe.r2, "rmse": probe.rmse}
+                    if with_ratio and self.untrained_probes is not None:
+                        untrained = self.untrained_probes[target][name].rmse
+                        scores[target][name]["rmse_over_untrained"] = probe.rmse / untrained if untrained > 0 else None
+            return scores
 
         def curves(overlaps: dict[str, dict[tuple[int, int], np.ndarray]]) -> dict[str, Any]:
             return {
@@ -261,7 +295,7 @@ class FactorGeometry:
             }
 
         summary: dict[str, Any] = {
-            "probes": probe_scores(self.probes),
+            "probes": probe_scores(self.probes, with_ratio=True),
             "dimensions": {
                 name: {f"{share:g}": count for share, count in d.items()} for name, d in self.dimensions.items()
             },
@@ -292,7 +326,7 @@ class FactorGeometry:
             },
         }
         if self.untrained_probes is not None:
-            summary["untrained_probes"] = probe_scores(self.untrained_probes)
+            summary["untrained_probes"] = probe_scores(self.untrained_probes, with_ratio=False)
         if self.untrained_overlaps is not None:
             summary["untrained_vary_one_overlap"] = curves(self.untrained_overlaps)
         return summary
@@ -388,6 +422,7 @@ def analyze_factors(
         spread[name] = {n: (participation_ratio(c), effective_rank(c)) for n, c in enumerate(coefficients)}
     return FactorGeometry(
         targets=targets,
+        predictions={target: probes[target][CONCATENATED].affine_map(features[CONCATENATED]) for target in targets},
         probes=probes,
         untrained_probes=untrained_probes,
         dimensions={name: dimensions(values[probed], weights_probed) for name, values in outputs.activations.items()},

@@ -300,3 +300,82 @@ def plot_analysis_curve(curve: Sequence[Mapping[str, Any]], path: str | Path, ti
         The path written.
     """
     return _save(analysis_curve_figure(curve, title), path)
+
+
+def factors_figure(
+    targets: Mapping[str, np.ndarray],
+    predictions: Mapping[str, np.ndarray],
+    factors: Mapping[str, Any],
+    curve: Sequence[Mapping[str, Any]] | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Returns the factored analysis' figure (see `plot_factors`)."""
+    names = [name for name in targets if name.startswith("factor_")]
+    overlaps = factors["vary_one_overlap"]
+    panels = len(names) + len(overlaps) + (1 if curve else 0)
+    columns = min(panels, MAX_COLUMNS)
+    rows = math.ceil(panels / columns)
+    figure = _titled_figure(PANEL_INCHES * columns, PANEL_INCHES * rows, title)
+    grid = figure.subplots(rows, columns, squeeze=False).flat
+    for axes, name in zip(grid, names, strict=False):
+        beliefs = targets[name]
+        project, coloring = simplex_projection(beliefs), belief_coloring(beliefs)
+        score = factors["probes"][name]["concatenated"]["r2"]
+        r2 = "" if score is None else f"  R²={score:.4f}"
+        _draw_beliefs(
+            axes, project(predictions[name]), coloring(beliefs), f"{name} from concatenated{r2}", beliefs.shape[1] == 3
+        )
+    used = len(names)
+    for axes, (activation, pairs) in zip(grid[used:], overlaps.items(), strict=False):
+        for pair, values in pairs.items():
+            axes.plot(np.arange(1, len(values) + 1), values, marker=".", label=f"factors {pair}")
+        random = factors["random_overlap"][activation]
+        axes.plot(np.arange(1, len(random) + 1), random, color="black", linestyle="--", label="random (k/d)")
+        axes.set_xlabel("k (top principal directions)")
+        axes.set_ylabel("vary-one overlap")
+        axes.set_title(f"{activation}: factor subspaces' overlap", fontsize=9)
+        axes.legend(fontsize="x-small")
+    used += len(overlaps)
+    if curve:
+        axes = grid[used]
+        tokens = np.maximum([point["tokens_seen"] for point in curve], 1)
+        for activation in curve[0]["factors"]["dimensions"]:
+            counts = [point["factors"]["dimensions"][activation]["0.95"] for point in curve]
+            axes.plot(tokens, counts, marker=".", label=activation)
+        reference = curve[-1]["factors"]["reference_dimensions"]
+        axes.axhline(reference["factored"], color="black", linestyle="--", label="factored: sum(d_n - 1)")
+        axes.axhline(reference["joint"], color="black", linestyle=":", label="joint belief at 95%")
+        axes.set_xscale("log")
+        axes.set_xlabel("tokens seen")
+        axes.set_ylabel("components for 95% of variance")
+        axes.set_title("dimensionality over training", fontsize=9)
+        axes.legend(fontsize="x-small")
+        used += 1
+    for axes in grid[used:]:
+        axes.set_axis_off()
+    return figure
+
+
+def plot_factors(
+    targets: Mapping[str, np.ndarray],
+    predictions: Mapping[str, np.ndarray],
+    factors: Mapping[str, Any],
+    path: str | Path,
+    curve: Sequence[Mapping[str, Any]] | None = None,
+    title: str | None = None,
+) -> Path:
+    """Draws each factor's belief from the concatenated probe, the vary-one overlaps against k, and dims@95.
+
+    Arguments:
+        targets: `FactorGeometry.targets` (each factor's exact belief colours its points).
+        predictions: the concatenated probe's prediction of each target (`FactorGeometry.predictions`).
+        factors: the `factors` section of `analysis.json` (`FactorGeometry.summary()`).
+        path: where to write the PNG.
+        curve: the `step=all` curve, whose points carry `factors`; dims@95 against tokens seen is drawn from it,
+            beside the factored and joint reference lines.
+        title: the figure's title.
+
+    Returns:
+        The path written.
+    """
+    return _save(factors_figure(targets, predictions, factors, curve, title), path)

@@ -14,7 +14,8 @@ ANALYSIS_FILE = "analysis.json"
 FIGURES = {"belief_geometry": "belief_geometry.png", "position_loss": "position_loss.png"}
 TRAINING_CURVE = "training_curve.png"
 ANALYSIS_CURVE = "analysis_curve.png"
-OUTPUT_FILES = (ANALYSIS_FILE, *FIGURES.values(), TRAINING_CURVE, ANALYSIS_CURVE)
+FACTORS_FIGURE = "factors.png"
+OUTPUT_FILES = (ANALYSIS_FILE, *FIGURES.values(), TRAINING_CURVE, ANALYSIS_CURVE, FACTORS_FIGURE)
 SWEEP_TABLE = "analysis_table.json"
 
 
@@ -79,10 +80,41 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"  max |loss - myopic entropy| over positions: {gap:.4f} nats")
     if report["entropy_rate"] is not None:
         lines.append(f"  entropy rate: {report['entropy_rate']:.4f} nats")
+    if "factors" in report:
+        lines.extend(_factor_lines(report["factors"]))
     for point in report.get("curve", []):
         scores = point["regression"][CONCATENATED]
+        dims = ""
+        if "factors" in point:
+            last = list(point["factors"]["dimensions"])[-1]
+            dims = f", dims@95 of {last} {point['factors']['dimensions'][last]['0.95']}"
         lines.append(
             f"  step {point['step']} ({point['tokens_seen']} tokens): concatenated R^2={_formatted(scores['r2'])} "
-            f"RMSE={_formatted(scores['rmse'])}, excess loss {point['excess_loss']:.5f} nats"
+            f"RMSE={_formatted(scores['rmse'])}, excess loss {point['excess_loss']:.5f} nats{dims}"
         )
     return "\n".join(lines)
+
+
+def _factor_lines(factors: dict[str, Any]) -> list[str]:
+    """The factored analysis in a few lines: the factors' probes, the dimensions, the overlaps."""
+    reference = factors["reference_dimensions"]
+    lines = []
+    for target, by_name in factors["probes"].items():
+        scores = by_name[CONCATENATED]
+        ratio = scores.get("rmse_over_untrained")
+        relative = f" (RMSE x untrained {ratio:.3f})" if ratio is not None else ""
+        lines.append(
+            f"  {target} probe from concatenated: held-out R^2={_formatted(scores['r2'])} "
+            f"RMSE={_formatted(scores['rmse'])}{relative}"
+        )
+    for name, by_share in factors["dimensions"].items():
+        counts = ", ".join(f"{float(share):.0%} {count}" for share, count in by_share.items())
+        lines.append(
+            f"  {name}: principal components holding {counts} (factored line {reference['factored']}, "
+            f"joint line {reference['joint']})"
+        )
+    for name, pairs in factors["vary_one_overlap"].items():
+        random = factors["random_overlap"][name]
+        first = ", ".join(f"{pair} {curve[0]:.4f}" for pair, curve in pairs.items() if curve)
+        lines.append(f"  {name}: vary-one overlap at k=1 {first} (random {random[0]:.4f})")
+    return lines

@@ -115,6 +115,35 @@ def test_a_bos_run_is_analysed_with_the_bos_position(tmp_path):
     assert report["entropy_rate"] == pytest.approx(1.08889, abs=1e-5)
 
 
+def test_a_factored_run_gets_the_factored_analysis_in_its_report_curve_console_and_figure(tmp_path):
+    run_dir = tmp_path / "factored"
+    overrides = ["training=tiny", "generative_process@training_data_generator=factored", f"hydra.run.dir={run_dir}"]
+    trained = run_script("run_experiment.py", *overrides)
+    assert trained.returncode == 0, trained.stderr
+    result = run_script("run_analysis.py", f"run_dir={run_dir}", "max_context_len=2", "step=all")
+    assert result.returncode == 0, result.stderr
+    factors = json.loads((run_dir / "analysis.json").read_text())["factors"]
+    targets = {"factor_0", "factor_1", "factor_2", "factors", "joint"}
+    assert set(factors["probes"]) == targets and set(factors["untrained_probes"]) == targets
+    assert factors["reference_dimensions"]["factored"] == 6  # three mess3 factors: 3 x (3 - 1)
+    assert set(factors["dimensions"]["layer_1"]) == {"0.8", "0.9", "0.95", "0.99"}
+    assert set(factors["vary_one_overlap"]["layer_1"]) == {"0-1", "0-2", "1-2"}
+    assert factors["random_overlap"]["layer_1"][0] == pytest.approx(1 / 64)  # hidden_size 64
+    assert set(factors["coefficient_angles"]["concatenated"]["0-1"]) == {
+        "overlap",
+        "largest_cosine",
+        "smallest_cosine",
+    }
+    curve = json.loads((run_dir / "analysis.json").read_text())["curve"]
+    assert [set(point["factors"]) for point in curve] == [
+        {"dimensions", "reference_dimensions", "probes", "vary_one_overlap_k1"}
+    ] * 3
+    assert (run_dir / "factors.png").stat().st_size > 0
+    assert "factor_2 probe from concatenated: held-out R^2=" in result.stdout
+    assert "(factored line 6, joint line" in result.stdout
+    assert "layer_1: vary-one overlap at k=1 0-1 " in result.stdout
+
+
 def test_step_all_analyses_every_checkpoint_into_curves(trained_run, tmp_path):
     result = run_script(
         "run_analysis.py", f"run_dir={trained_run}", "step=all", "max_context_len=3", f"output_dir={tmp_path}"
