@@ -145,12 +145,13 @@ def sampled_belief_dataset(
         probabilities = np.exp(log_probabilities.sum(axis=1))
         parts.append((words, beliefs[:, -1], probabilities / probabilities.sum()))
     tokens = np.concatenate([np.pad(words, ((0, 0), (0, max_context_len - words.shape[1]))) for words, _, _ in parts])
-    beliefs = np.concatenate([part[1] for part in parts])
-    next_token_probabilities, _ = presentation.successors(beliefs)
+    # The process's own next-token distributions (a factored process's factor by factor), not the presentation's
+    # successors, whose cost grows with the joint states squared times the vocabulary.
+    next_token_probabilities = np.concatenate([process.next_token_distributions(words)[:, -1] for words, _, _ in parts])
     return BeliefDataset(
         tokens=tokens,
         lengths=np.concatenate([np.full(len(words), words.shape[1]) for words, _, _ in parts]),
         probabilities=np.concatenate([part[2] for part in parts]),
-        beliefs=beliefs,
+        beliefs=np.concatenate([part[1] for part in parts]),
         next_token_probabilities=next_token_probabilities,
     )

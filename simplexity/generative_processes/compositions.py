@@ -175,28 +175,49 @@ class SpecialTokenProcess(GenerativeProcess):
                 final = jnp.concatenate([final, final[:, -1:, :]], axis=1)
         return final, tokens
 
+    def _is_bos_then_content(self, tokens: np.ndarray) -> bool:
+        """Whether every sequence of `tokens` is BOS and then content tokens, at least one."""
+        return (
+            self.bos_token is not None
+            and tokens.shape[-1] > 1
+            and bool(np.all(tokens[..., 0] == self.bos_token))
+            and bool(np.all((tokens[..., 1:] >= 0) & (tokens[..., 1:] < self.process.vocab_size)))
+        )
+
     def log_probability(self, observations: ArrayLike) -> np.ndarray:
         """Returns the float64 log probability of framed sequences, shape `observations.shape[:-1]`.
 
         A sequence that starts with BOS (where there is one) has the process's probability of the content tokens
-        after it; one without BOS, or with a special token among its content, has probability 0 (`-inf`). With
-        EOS, the last token must be EOS.
+        after it (computed by the process itself when every sequence is so); one without BOS, or with a special
+        token among its content, has probability 0 (`-inf`). With EOS, the last token must be EOS.
         """
         tokens = np.asarray(observations)
+        framed = tokens if self.eos_token is None else tokens[..., :-1]
+        if self._is_bos_then_content(framed):
+            log_probabilities = self.process.log_probability(framed[..., 1:])
+        else:
+            log_probabilities = self.presentation.log_probability(framed)
         if self.eos_token is None:
-            return self.presentation.log_probability(tokens)
-        ends_with_eos = tokens[..., -1] == self.eos_token
-        return np.where(ends_with_eos, self.presentation.log_probability(tokens[..., :-1]), -np.inf)
+            return log_probabilities
+        return np.where(tokens[..., -1] == self.eos_token, log_probabilities, -np.inf)
 
     def next_token_distributions(self, tokens: ArrayLike) -> np.ndarray:
         """Returns the exact `P(token t + 1 | tokens[..., : t + 1])` in float64, shape `(..., seq, vocab)`.
 
         The tokens are inputs of a framed sequence without its last token: with EOS, the target of the last
-        position is EOS, with certainty.
+        position is EOS, with certainty. When every sequence is BOS and content tokens, the process predicts the
+        content itself (a factored process factor by factor); otherwise the framed presentation does.
         """
         tokens = np.asarray(tokens)
-        if self.eos_token is None:
-            return self.presentation.next_token_distributions(tokens)
-        distributions = self.presentation.next_token_distributions(tokens).copy()
-        distributions[..., -1, :] = np.eye(self.vocab_size)[self.eos_token]
+        if self._is_bos_then_content(tokens):
+            start = self.process.presentation.successors(self.process.presentation.initial_state[None])[0]
+            first = np.broadcast_to(start, (*tokens.shape[:-1], 1, start.shape[-1]))
+            content = np.concatenate([first, self.process.next_token_distributions(tokens[..., 1:])], axis=-2)
+            distributions = np.zeros((*content.shape[:-1], self.vocab_size))
+            distributions[..., : self.process.vocab_size] = content
+        else:
+            distributions = self.presentation.next_token_distributions(tokens)
+        if self.eos_token is not None:
+            distributions = distributions.copy()
+            distributions[..., -1, :] = np.eye(self.vocab_size)[self.eos_token]
         return distributions

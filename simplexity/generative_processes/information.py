@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simplexity.generative_processes.causal_states import causal_states
-from simplexity.generative_processes.compositions import content_process
+from simplexity.generative_processes.compositions import SpecialTokenProcess, content_process
 from simplexity.generative_processes.factored import FactoredProcess
 from simplexity.generative_processes.generative_process import GenerativeProcess
 from simplexity.generative_processes.hidden_markov_model import HiddenMarkovModel
@@ -93,8 +93,14 @@ def _iter_myopic_entropies_and_sizes(
     """Yields `(h(L), number of mixed states after L - 1 tokens)` for `L = 1, 2, ...`.
 
     For independent factors (`FactoredProcess`) `h(L)` is the sum of the factors' and each factor is enumerated
-    on its own (the size is that of the largest factor's layer), never the joint mixed states.
+    on its own (the size is that of the largest factor's layer), never the joint mixed states. After BOS alone
+    (`SpecialTokenProcess` without EOS), `h(1) = 0` and `h(L + 1)` is the content process's `h(L)`.
     """
+    if isinstance(process, SpecialTokenProcess) and process.eos_token is None:
+        # BOS is certain, and after it the content process runs from its own start.
+        yield 0.0, 1
+        yield from _iter_myopic_entropies_and_sizes(process.process, min_probability, decimals, max_states)
+        return
     if isinstance(process, FactoredProcess):
         streams = [_iter_myopic_entropies_and_sizes(f, min_probability, decimals, max_states) for f in process.factors]
         for layers in zip(*streams, strict=True):
