@@ -101,6 +101,18 @@ def _dataset(run: Run, options: AnalysisOptions) -> BeliefDataset:
     return dataset
 
 
+def _probe_arguments(options: AnalysisOptions) -> dict[str, Any]:
+    """The probes' settings, as `analyze_contexts` and `analyze_factors` take them."""
+    return {
+        "weights": options.weights,
+        "last_position_only": options.last_position_only,
+        "test_fraction": options.test_fraction,
+        "split_seed": options.split_seed,
+        "ridge": options.ridge,
+        "batch_size": options.batch_size,
+    }
+
+
 def _analyze(run: Run, options: AnalysisOptions, dataset: BeliefDataset, model: PredictiveModel) -> BeliefGeometry:
     """Runs `analyze_contexts` on `model`, turning a model without activations into a `ConfigError`."""
     try:
@@ -108,12 +120,7 @@ def _analyze(run: Run, options: AnalysisOptions, dataset: BeliefDataset, model: 
             model,
             dataset,
             untrained=run.experiment.model,  # built from the run's config and seed: the model at step 0
-            weights=options.weights,
-            last_position_only=options.last_position_only,
-            test_fraction=options.test_fraction,
-            split_seed=options.split_seed,
-            ridge=options.ridge,
-            batch_size=options.batch_size,
+            **_probe_arguments(options),
         )
     except ActivationsUnavailableError as error:
         name = run.config.predictive_model.name
@@ -131,12 +138,7 @@ def _analyze_factors(
         run.experiment.process,
         dataset,
         untrained=run.experiment.model if with_untrained else None,
-        weights=options.weights,
-        last_position_only=options.last_position_only,
-        test_fraction=options.test_fraction,
-        split_seed=options.split_seed,
-        ridge=options.ridge,
-        batch_size=options.batch_size,
+        **_probe_arguments(options),
     )
 
 

@@ -10,12 +10,14 @@ from omegaconf import OmegaConf
 
 from simplexity.config import CONFIG_DIR
 from simplexity.generative_processes import (
+    FactoredProcess,
     GeneralizedHiddenMarkovModel,
     HiddenMarkovModel,
     SpecialTokenProcess,
     build_generalized_hidden_markov_model,
     build_hidden_markov_model,
     entropy_rate,
+    myopic_entropy,
     nonergodic_mixture,
     statistical_complexity,
     to_bits,
@@ -92,3 +94,30 @@ def test_special_token_yaml_builds_a_process_whose_vocabulary_counts_bos():
     cfg = OmegaConf.load(CONFIG_DIR / "generative_process" / "mess3_bos.yaml")
     process = instantiate(cfg.instance)
     assert process.vocab_size == cfg.vocab_size == 4
+
+
+def test_a_bos_framed_process_of_factors_predicts_and_scores_as_a_forward_filter_written_here(mess3):
+    even = build_hidden_markov_model("even_ones", p=0.4)
+    content = FactoredProcess([mess3, even])
+    framed = SpecialTokenProcess(content, bos=True)
+    joint = np.array(
+        [np.kron(a, b) for a in mess3.presentation.transition_matrices for b in even.presentation.transition_matrices]
+    )
+    start = np.kron(mess3.presentation.initial_state, even.presentation.initial_state)
+    states = jnp.broadcast_to(framed.initial_state, (3, framed.num_states))
+    _, words = framed.generate(states, jax.random.split(jax.random.key(0), 3), 5)
+    words = np.asarray(words)
+    assert np.all(words[:, 0] == 6)  # BOS, then joint tokens
+    distributions = framed.next_token_distributions(words)
+    log_probabilities = framed.log_probability(words)
+    for w, word in enumerate(words):
+        vector, log_probability = start, 0.0
+        for t, token in enumerate(word):
+            if t > 0:
+                log_probability += math.log((vector @ joint[token]).sum() / vector.sum())
+                vector = vector @ joint[token]
+            expected = np.append([(vector @ matrix).sum() / vector.sum() for matrix in joint], 0.0)  # BOS: never
+            np.testing.assert_allclose(distributions[w, t], expected, rtol=1e-12, atol=1e-15)
+        assert log_probabilities[w] == pytest.approx(log_probability, abs=1e-12)
+    assert framed.log_probability(np.array([0, 6, 1])) == -np.inf  # BOS inside the content
+    np.testing.assert_allclose(myopic_entropy(framed, 3), [0.0, *myopic_entropy(content, 2)], atol=1e-12)
