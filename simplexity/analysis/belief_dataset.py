@@ -33,6 +33,9 @@ class BeliefDataset:
         probabilities: probability of each context from the initial state, shape `(n,)`.
         beliefs: the belief (state vector) after each context, shape `(n, states)`.
         next_token_probabilities: `P(next token | context)`, shape `(n, vocab)`.
+        covered_probability: for each length `1..max_context_len`, the total exact probability of the contexts
+            listed (1 when every context of that length is; less what `min_probability` drops, or what a sample
+            missed); None when not known.
     """
 
     tokens: np.ndarray
@@ -40,6 +43,7 @@ class BeliefDataset:
     probabilities: np.ndarray
     beliefs: np.ndarray
     next_token_probabilities: np.ndarray
+    covered_probability: np.ndarray | None = None
 
     @property
     def max_context_len(self) -> int:
@@ -111,6 +115,7 @@ def belief_dataset(
         probabilities=np.concatenate([layer.probabilities for layer in layers]),
         beliefs=beliefs,
         next_token_probabilities=next_token_probabilities,
+        covered_probability=np.array([layer.probabilities.sum() for layer in layers]),
     )
 
 
@@ -122,7 +127,8 @@ def sampled_belief_dataset(
     For contexts too many to enumerate (long contexts, large vocabularies): sequences of `max_context_len`
     tokens are drawn from the process (a fixed key from `seed`); every prefix is a context, and equal prefixes
     are merged. Each context is weighted by its exact probability (float64), normalised over the contexts of its
-    length, so that when every context of a length was sampled the weights are the enumeration's.
+    length, so that when every context of a length was sampled the weights are the enumeration's; the
+    probability the distinct contexts of each length hold before that is `covered_probability`.
 
     Arguments:
         process: any generative process.
@@ -139,11 +145,13 @@ def sampled_belief_dataset(
     sequences = np.asarray(sample_sequences(process, key, num_sequences, max_context_len), dtype=np.int32)
     presentation = process.presentation
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    covered: list[float] = []
     for length in range(1, max_context_len + 1):
         words = np.unique(sequences[:, :length], axis=0)
         beliefs, log_probabilities = presentation.filter(words)
         probabilities = np.exp(log_probabilities.sum(axis=1))
         parts.append((words, beliefs[:, -1], probabilities / probabilities.sum()))
+        covered.append(probabilities.sum())
     tokens = np.concatenate([np.pad(words, ((0, 0), (0, max_context_len - words.shape[1]))) for words, _, _ in parts])
     # The process's own next-token distributions (a factored process's factor by factor), not the presentation's
     # successors, whose cost grows with the joint states squared times the vocabulary.
@@ -154,4 +162,5 @@ def sampled_belief_dataset(
         probabilities=np.concatenate([part[2] for part in parts]),
         beliefs=np.concatenate([part[1] for part in parts]),
         next_token_probabilities=next_token_probabilities,
+        covered_probability=np.array(covered),
     )

@@ -197,6 +197,10 @@ class BeliefGeometry:
         return {
             "max_context_len": self.dataset.max_context_len,
             "num_contexts": len(self.dataset),
+            # The exact probability the analysed contexts of each length hold (1: all of them).
+            "covered_probability": None
+            if self.dataset.covered_probability is None
+            else [float(value) for value in self.dataset.covered_probability],
             "num_probed_contexts": len(self.probed),
             "num_test_contexts": len(self.test),
             # Kish's effective number of equally weighted contexts the probes are fitted on and scored on.

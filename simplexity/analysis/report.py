@@ -44,6 +44,12 @@ def _ratio(value: float | None) -> str:
 def format_report(report: dict[str, Any]) -> str:
     """Returns a few lines summarising an analysis report for the console."""
     lines = [f"analysed step {report['step']}: {report['num_contexts']} contexts of up to {report['max_context_len']}"]
+    covered = report.get("covered_probability")
+    if covered is not None and min(covered) < 1.0 - 1e-9:
+        lines[0] += (
+            f" covering {min(covered):.4f} to {max(covered):.4f} of each length's probability"
+            f" ({covered[-1]:.4f} at length {len(covered)})"
+        )
     num_train = report["num_probed_contexts"] - report["num_test_contexts"]
     lines.append(
         f"  probes fitted on {num_train} contexts (worth {report['effective_train_contexts']:.0f} equally weighted), "

@@ -78,3 +78,23 @@ def test_a_sampled_dataset_reaches_contexts_beyond_enumeration(mess3):
     totals = np.bincount(sampled.positions, weights=sampled.probabilities)
     np.testing.assert_allclose(totals, 1.0, rtol=0, atol=1e-12)  # each length's weights are normalised
     np.testing.assert_allclose(sampled.beliefs.sum(axis=1), 1.0, atol=1e-12)
+
+
+def test_each_length_says_how_much_probability_its_contexts_cover(mess3):
+    """The sum over the distinct sampled contexts of their exact probabilities, against the word by word product."""
+    assert belief_dataset(mess3, 3).covered_probability.tolist() == pytest.approx([1.0, 1.0, 1.0], abs=1e-12)
+    sample = sampled_belief_dataset(mess3, 6, num_sequences=20, seed=0)
+    presentation = mess3.presentation
+    expected = []
+    for length in range(1, 7):
+        words = {tuple(row[:length]) for row, n in zip(sample.tokens, sample.lengths, strict=True) if n == length}
+        total = 0.0
+        for word in words:
+            vector = presentation.initial_state
+            for token in word:
+                vector = vector @ presentation.transition_matrices[token]
+            total += vector.sum()
+        expected.append(total)
+    assert sample.covered_probability is not None
+    np.testing.assert_allclose(sample.covered_probability, expected, rtol=1e-12)
+    assert expected[0] == pytest.approx(1.0, abs=1e-12) and expected[-1] < 0.05  # 20 of 729 words of length 6
