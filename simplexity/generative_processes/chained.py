@@ -39,6 +39,11 @@ def _check_variants(factors: Sequence[Sequence[GenerativeProcess]]) -> None:
                 )
 
 
+def _variant_matrices(variants: Sequence[GenerativeProcess]) -> np.ndarray:
+    """Returns a factor's variants' float64 matrices stacked, `T[v][x, i, j]`."""
+    return np.stack([variant.presentation.transition_matrices for variant in variants])
+
+
 def chain_presentation(factors: Sequence[Sequence[Presentation]]) -> Presentation:
     """Returns the presentation of a chain on the factors' joint states, tokens and states in radix order.
 
@@ -112,8 +117,7 @@ class ChainedProcess(SideBySideFactors):
         self.factors = tuple(tuple(variants) for variants in factors)
         dtype = self.factors[0][0].initial_state.dtype
         self.transition_matrices = tuple(
-            jnp.asarray(np.stack([v.presentation.transition_matrices for v in variants]), dtype=dtype)
-            for variants in self.factors
+            jnp.asarray(_variant_matrices(variants), dtype=dtype) for variants in self.factors
         )
         self.normalizing_vectors = tuple(
             jnp.asarray(variants[0].presentation.normalizing_eigenvector, dtype=dtype) for variants in self.factors
@@ -209,7 +213,7 @@ class ChainedProcess(SideBySideFactors):
         beliefs, log_probabilities = [], np.zeros(tokens.shape, dtype=np.float64)
         for n, variants in enumerate(self.factors):
             first = variants[0].presentation
-            matrices = np.stack([v.presentation.transition_matrices for v in variants])
+            matrices = _variant_matrices(variants)
             normalizer = first.normalizing_eigenvector
             belief = np.broadcast_to(first.initial_state, (*tokens.shape[:-1], first.num_states))
             variant_tokens = parts[n - 1] if n and len(variants) > 1 else np.zeros_like(parts[n])
@@ -246,7 +250,7 @@ class ChainedProcess(SideBySideFactors):
         beliefs = self.factor_beliefs(tokens)
         tables = []
         for n, variants in enumerate(self.factors):
-            matrices = np.stack([v.presentation.transition_matrices for v in variants])
+            matrices = _variant_matrices(variants)
             normalizer = variants[0].presentation.normalizing_eigenvector
             masses = np.clip(np.einsum("...i,vxij,j->...vx", beliefs[n][..., 1:, :], matrices, normalizer), 0, None)
             tables.append(masses / masses.sum(axis=-1, keepdims=True))
