@@ -82,7 +82,8 @@ def test_a_sampled_dataset_reaches_contexts_beyond_enumeration(mess3):
 
 def test_each_length_says_how_much_probability_its_contexts_cover(mess3):
     """The sum over the distinct sampled contexts of their exact probabilities, against the word by word product."""
-    assert belief_dataset(mess3, 3).covered_probability.tolist() == pytest.approx([1.0, 1.0, 1.0], abs=1e-12)
+    enumerated = belief_dataset(mess3, 3).covered_probability
+    assert enumerated is not None and enumerated.tolist() == pytest.approx([1.0, 1.0, 1.0], abs=1e-12)
     sample = sampled_belief_dataset(mess3, 6, num_sequences=20, seed=0)
     presentation = mess3.presentation
     expected = []
