@@ -11,7 +11,7 @@ from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from simplexity.generative_processes.factored import SideBySideFactors
 from simplexity.generative_processes.generative_process import GenerativeProcess
-from simplexity.generative_processes.presentation import Presentation
+from simplexity.generative_processes.presentation import DeferredPresentation, Presentation
 
 
 def _check_variants(factors: Sequence[Sequence[GenerativeProcess]]) -> None:
@@ -108,7 +108,7 @@ class ChainedProcess(SideBySideFactors):
     initial_state: Float[Array, " states"]
     transition_matrices: tuple[Float[Array, "variants vocab states states"], ...]
     normalizing_vectors: tuple[Float[Array, " states"], ...]
-    presentation: Presentation = eqx.field(static=True, repr=False)
+    joint_presentation: DeferredPresentation = eqx.field(static=True, repr=False)
     name: str = eqx.field(static=True)
 
     def __init__(self, factors: Sequence[Sequence[GenerativeProcess]], name: str | None = None):
@@ -123,8 +123,14 @@ class ChainedProcess(SideBySideFactors):
             jnp.asarray(variants[0].presentation.normalizing_eigenvector, dtype=dtype) for variants in self.factors
         )
         self.initial_state = jnp.concatenate([variants[0].initial_state for variants in self.factors])
-        self.presentation = chain_presentation([[v.presentation for v in variants] for variants in self.factors])
+        presentations = [[v.presentation for v in variants] for variants in self.factors]
+        self.joint_presentation = DeferredPresentation(lambda: chain_presentation(presentations))
         self.name = name if name is not None else "chain(" + ", ".join(v[0].name for v in self.factors) + ")"
+
+    @property
+    def presentation(self) -> Presentation:  # pyright: ignore[reportIncompatibleVariableOverride]
+        """The chain on the joint states (`chain_presentation`), built on first use."""
+        return self.joint_presentation.get()
 
     @property
     def factor_vocab_sizes(self) -> tuple[int, ...]:

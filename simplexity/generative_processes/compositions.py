@@ -13,7 +13,7 @@ from simplexity.generative_processes.generalized_hidden_markov_model import (
 )
 from simplexity.generative_processes.generative_process import GenerativeProcess
 from simplexity.generative_processes.hidden_markov_model import HiddenMarkovModel
-from simplexity.generative_processes.presentation import Presentation
+from simplexity.generative_processes.presentation import DeferredPresentation, Presentation
 
 
 def nonergodic_mixture(
@@ -115,7 +115,7 @@ class SpecialTokenProcess(GenerativeProcess):
     bos_token: int | None = eqx.field(static=True)
     eos_token: int | None = eqx.field(static=True)
     initial_state: Float[Array, " states"]
-    presentation: Presentation = eqx.field(static=True, repr=False)
+    framed_presentation: DeferredPresentation = eqx.field(static=True, repr=False)
     name: str = eqx.field(static=True)
 
     def __init__(self, process: GenerativeProcess, bos: bool = True, eos: bool = False):
@@ -125,8 +125,21 @@ class SpecialTokenProcess(GenerativeProcess):
         self.initial_state = process.initial_state  # the device state is the process's: BOS leaves it unchanged
         self.bos_token = process.vocab_size if bos else None
         self.eos_token = process.vocab_size + int(bos) if eos else None
-        self.presentation = _framed_presentation(process.presentation, bos, int(bos) + int(eos))
+        num_special_tokens = int(bos) + int(eos)
+        self.framed_presentation = DeferredPresentation(
+            lambda: _framed_presentation(process.presentation, bos, num_special_tokens)
+        )
         self.name = process.name + ("+bos" if bos else "") + ("+eos" if eos else "")
+
+    @property
+    def presentation(self) -> Presentation:  # pyright: ignore[reportIncompatibleVariableOverride]
+        """The presentation of the framed sequences (`_framed_presentation`), built on first use."""
+        return self.framed_presentation.get()
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of distinct tokens: the process's and the special ones."""
+        return self.process.vocab_size + self.num_special_tokens
 
     @property
     def num_special_tokens(self) -> int:
@@ -210,7 +223,7 @@ class SpecialTokenProcess(GenerativeProcess):
         """
         tokens = np.asarray(tokens)
         if self._is_bos_then_content(tokens):
-            start = self.process.presentation.successors(self.process.presentation.initial_state[None])[0]
+            start = np.exp(self.process.log_probability(np.arange(self.process.vocab_size)[:, None]))
             first = np.broadcast_to(start, (*tokens.shape[:-1], 1, start.shape[-1]))
             content = np.concatenate([first, self.process.next_token_distributions(tokens[..., 1:])], axis=-2)
             distributions = np.zeros((*content.shape[:-1], self.vocab_size))

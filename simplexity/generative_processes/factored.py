@@ -2,6 +2,7 @@
 
 import abc
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +13,7 @@ import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int, PRNGKeyArray
 
 from simplexity.generative_processes.generative_process import GenerativeProcess
-from simplexity.generative_processes.presentation import Presentation
+from simplexity.generative_processes.presentation import DeferredPresentation, Presentation
 
 
 def kronecker_presentation(presentations: Sequence[Presentation]) -> Presentation:
@@ -97,6 +98,11 @@ class SideBySideFactors(GenerativeProcess):
         """Dimension of the device state: the factors' states side by side."""
         return sum(self.factor_num_states)
 
+    @property
+    def vocab_size(self) -> int:
+        """Number of joint tokens: the product of the factors' (read without building the joint presentation)."""
+        return math.prod(self.factor_vocab_sizes)
+
     def factor_tokens(self, tokens: ArrayLike) -> list[Any]:
         """Returns each factor's tokens of joint tokens, a list of arrays of the shape of `tokens`.
 
@@ -122,8 +128,9 @@ class FactoredProcess(SideBySideFactors):
     the factors' states side by side (length `sum(d_n)`) and sampling runs factor by factor, so nothing of the
     joint size `prod(d_n)` is built there. On the host, next-token distributions (the outer product of the
     factors'), log-probabilities (their sum) and each factor's belief (`factor_beliefs`) are computed factor by
-    factor in float64; `presentation` is the Kronecker product of the factors' presentations, from which the
-    information quantities of the whole process are computed like any other's (they add over the factors).
+    factor in float64. `presentation` is the Kronecker product of the factors' presentations, of the joint size,
+    built the first time something asks for it; the information quantities are computed factor by factor (they
+    add over the factors), so training never builds it.
 
     Arguments:
         factors: the independent processes, at least two; each its own HMM or generalized HMM.
@@ -132,7 +139,7 @@ class FactoredProcess(SideBySideFactors):
 
     factors: tuple[GenerativeProcess, ...]
     initial_state: Float[Array, " states"]
-    presentation: Presentation = eqx.field(static=True, repr=False)
+    joint_presentation: DeferredPresentation = eqx.field(static=True, repr=False)
     name: str = eqx.field(static=True)
 
     def __init__(self, factors: Sequence[GenerativeProcess], name: str | None = None):
@@ -140,8 +147,14 @@ class FactoredProcess(SideBySideFactors):
             raise ValueError(f"factors: a factored process needs at least two factors, got {len(factors)}")
         self.factors = tuple(factors)
         self.initial_state = jnp.concatenate([factor.initial_state for factor in self.factors])
-        self.presentation = kronecker_presentation([factor.presentation for factor in self.factors])
+        presentations = [factor.presentation for factor in self.factors]
+        self.joint_presentation = DeferredPresentation(lambda: kronecker_presentation(presentations))
         self.name = name if name is not None else "factored(" + ", ".join(f.name for f in self.factors) + ")"
+
+    @property
+    def presentation(self) -> Presentation:  # pyright: ignore[reportIncompatibleVariableOverride]
+        """The Kronecker product of the factors' presentations, built on first use."""
+        return self.joint_presentation.get()
 
     @property
     def factor_vocab_sizes(self) -> tuple[int, ...]:

@@ -20,7 +20,8 @@ class GenerativeProcess(eqx.Module):
     For an HMM the state is a belief (a distribution over hidden states); for a generalized HMM it is a vector in
     the process's state space, normalised so that `state @ normalizing_eigenvector == 1`. `initial_state` is
     the device state sequences start from (the stationary state unless given); `name` names the process in
-    messages.
+    messages. A composition whose presentation has the joint size may provide it as a property that builds it on
+    first use (`DeferredPresentation`), so that sampling and training never build it.
     """
 
     presentation: eqx.AbstractVar[Presentation]

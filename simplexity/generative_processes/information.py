@@ -238,9 +238,22 @@ def _iter_state_conditioned_myopic_entropies(
 
 
 def _admits_state_bracket(process: GenerativeProcess) -> bool:
-    """Returns whether `process` is a nonunifilar HMM started in a stationary state (where the bracket holds)."""
+    """Returns whether `process` is a nonunifilar HMM started in a stationary state (where the bracket holds).
+
+    Independent factors are one when every factor is a stationary HMM and one of them is nonunifilar.
+    """
+    if isinstance(process, FactoredProcess):
+        presentations = [factor.presentation for factor in process.factors]
+        return all(_is_stationary_hidden_markov_model(p) for p in presentations) and not all(
+            p.is_unifilar for p in presentations
+        )
     presentation = process.presentation
-    if not presentation.is_hidden_markov_model or presentation.is_unifilar:
+    return _is_stationary_hidden_markov_model(presentation) and not presentation.is_unifilar
+
+
+def _is_stationary_hidden_markov_model(presentation: Presentation) -> bool:
+    """Returns whether `presentation` is an HMM whose initial state is stationary."""
+    if not presentation.is_hidden_markov_model:
         return False
     start = presentation.initial_state
     return bool(np.allclose(start @ presentation.transition_matrices.sum(axis=0), start, rtol=0, atol=1e-12))
@@ -377,7 +390,13 @@ def is_unifilar(process: GenerativeProcess) -> bool:
 
 
 def _closed_form_entropy_rate(process: GenerativeProcess) -> float | None:
-    """Returns `sum_i pi_i H(X | S = i)` for a unifilar HMM (pi: the long-run state distribution), else None."""
+    """Returns `sum_i pi_i H(X | S = i)` for a unifilar HMM (pi: the long-run state distribution), else None.
+
+    Independent factors have the sum of their rates: the closed form where every factor has one.
+    """
+    if isinstance(process, FactoredProcess):
+        rates = [_closed_form_entropy_rate(factor) for factor in process.factors]
+        return None if any(rate is None for rate in rates) else math.fsum(rates)  # type: ignore[arg-type]
     presentation = process.presentation
     if not presentation.is_unifilar:
         return None
@@ -401,7 +420,8 @@ def estimate_entropy_rate(
     in a stationary state, when that rule is out of reach, the rate is bracketed instead: it lies between
     `H(X_L | X_1..X_{L-1}, S_1)` (the first hidden state told) and `h(L)`, which close in without extrapolation.
 
-    A framed process has the rate of the process it frames.
+    A framed process has the rate of the process it frames; independent factors have the sum of theirs, each
+    estimated within an equal share of `tolerance`.
 
     Raises:
         ValueError: naming the process when the bound is not below `tolerance` by `max_length`, when a layer of
@@ -409,6 +429,14 @@ def estimate_entropy_rate(
             layers' growth put `tolerance` out of reach (the line says which tolerance is within reach).
     """
     process = content_process(process)
+    if isinstance(process, FactoredProcess):
+        share = tolerance / len(process.factors)
+        estimates = [estimate_entropy_rate(f, share, max_length, decimals, max_states) for f in process.factors]
+        return Estimate(
+            value=math.fsum(e.value for e in estimates),
+            error_bound=math.fsum(e.error_bound for e in estimates),
+            length=max(e.length for e in estimates),
+        )
     return _converge(
         process,
         LimitMonitor.limit_estimate,

@@ -6,6 +6,7 @@ whatever JAX's default dtype. Every belief is renormalised after every token, an
 are accumulated in float64.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,3 +134,32 @@ class Presentation:
         after = beliefs[..., 1:, :]
         probabilities, _ = self.successors(after.reshape(-1, self.num_states))
         return probabilities.reshape(*after.shape[:-1], self.vocab_size)
+
+
+class DeferredPresentation:
+    """A presentation built the first time it is asked for, then kept.
+
+    For compositions whose presentation has the joint size (a product of factors has `prod(V_n)` tokens and
+    `prod(d_n)` states): sampling and training never need it, so a process holding one costs nothing until an
+    exact quantity of the whole process does. Compared by identity, like `Presentation`.
+
+    Arguments:
+        build: makes the presentation; called at most once.
+    """
+
+    def __init__(self, build: Callable[[], Presentation]):
+        self._build: Callable[[], Presentation] | None = build
+        self._presentation: Presentation | None = None
+
+    def get(self) -> Presentation:
+        """Returns the presentation, building it on the first call."""
+        if self._presentation is None:
+            assert self._build is not None
+            self._presentation = self._build()
+            self._build = None  # what it closed over is no longer needed
+        return self._presentation
+
+    @property
+    def is_built(self) -> bool:
+        """Whether the presentation has been built."""
+        return self._presentation is not None

@@ -7,14 +7,18 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from simplexity.experiment import training_entropy_rate
 from simplexity.generative_processes import (
     FactoredProcess,
+    HiddenMarkovModel,
+    SpecialTokenProcess,
     build_generalized_hidden_markov_model,
     build_hidden_markov_model,
     entropy_rate,
     excess_entropy,
     myopic_entropy,
 )
+from simplexity.training import optimal_loss_per_position
 
 
 def product_by_loops(factors):
@@ -184,3 +188,26 @@ def test_sampled_tokens_follow_the_joint_distribution(product):
 def test_one_factor_is_refused_in_one_line():
     with pytest.raises(ValueError, match="at least two factors, got 1"):
         FactoredProcess([build_hidden_markov_model("coin", p=0.5)])
+
+
+def test_what_training_asks_of_a_bos_framed_product_never_builds_the_joint_presentation():
+    # Sampling, the logged entropy rate, the validation optimum and the exact next-token distributions are
+    # computed factor by factor; the values are those of the Kronecker presentation, built here afterwards.
+    mess3 = build_hidden_markov_model("mess3", x=0.15, a=0.6)
+    process = SpecialTokenProcess(FactoredProcess([mess3, build_hidden_markov_model("even_ones", p=0.3), mess3]))
+    content = process.process
+    assert isinstance(content, FactoredProcess) and process.vocab_size == 3 * 2 * 3 + 1
+    batch, length = 8, 5
+    starts = jnp.broadcast_to(process.initial_state, (batch, process.num_states))
+    _, tokens = process.generate(starts, jax.random.split(jax.random.key(2), batch), length)
+    rate = training_entropy_rate(process)
+    optimum = optimal_loss_per_position(process, length)
+    distributions = process.next_token_distributions(np.asarray(tokens)[:, :-1])
+    assert not content.joint_presentation.is_built and not process.framed_presentation.is_built
+    joint = content.presentation
+    joint_process = HiddenMarkovModel(joint.transition_matrices, initial_state=joint.initial_state)
+    factor_rates = [entropy_rate(factor) for factor in content.factors]
+    assert rate == pytest.approx(sum(factor_rates), abs=2e-6)
+    np.testing.assert_allclose(optimum, myopic_entropy(SpecialTokenProcess(joint_process), length + 1)[1:], atol=1e-12)
+    framed = process.presentation.next_token_distributions(np.asarray(tokens)[:, :-1])
+    np.testing.assert_allclose(distributions, framed, rtol=0, atol=1e-12)
