@@ -23,7 +23,7 @@ import jax
 import numpy as np
 
 from simplexity.analysis.belief_dataset import BeliefDataset
-from simplexity.analysis.belief_geometry import CONCATENATED, model_outputs, probe_features, probe_split
+from simplexity.analysis.belief_geometry import CONCATENATED, ModelOutputs, model_outputs, probe_features, probe_split
 from simplexity.analysis.pca import fit_pca
 from simplexity.analysis.regression import ProbeResult, fit_probe
 from simplexity.analysis.subspaces import (
@@ -360,11 +360,13 @@ def analyze_factors(
     vary_one_sequences: int = 256,
     max_k: int = 8,
     batch_size: int = 4096,
+    outputs: ModelOutputs | None = None,
 ) -> FactorGeometry:
     """Returns the factored-representation analysis of `model` on the contexts of `dataset`.
 
     The probes use the split, weights and ridge of `analyze_contexts` (same arguments, same held-out contexts).
     The vary-one contexts have the dataset's longest length; the overlaps use input positions after BOS.
+    `outputs`, when given, are `model`'s on `dataset` (`model_outputs`), computed already.
 
     Raises:
         NotFactoredError: when `process` is not made of factors.
@@ -382,7 +384,7 @@ def analyze_factors(
             for target, goal in targets.items()
         }
 
-    outputs = model_outputs(model, dataset, batch_size)
+    outputs = outputs if outputs is not None else model_outputs(model, dataset, batch_size)
     features = probe_features(outputs)
     probes = probes_of(features)
     untrained_probes = None

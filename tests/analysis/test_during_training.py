@@ -12,6 +12,7 @@ import pytest
 from simplexity import build, load_config
 from simplexity.analysis import CONCATENATED, analyze_contexts
 from simplexity.analysis.during_training import training_probes
+from simplexity.analysis.factors import analyze_factors
 from simplexity.config import ConfigError, validate_experiment_config
 
 ROOT = Path(__file__).parents[2]
@@ -95,3 +96,26 @@ def test_ratios_to_an_exact_control_are_not_logged_as_the_analysis_leaves_them_u
         exact = summary["controls"]["untrained"][name]["exact"]
         assert record.get(f"analysis/{name}/rmse_over_untrained") == (None if exact else pytest.approx(1.0))
     assert "analysis/embedding/rmse_over_untrained" not in record  # the last token fixes the belief
+    assert not any(key.startswith("analysis/factors/") for key in record)  # not a process made of factors
+
+
+def test_a_factored_process_logs_its_factor_probes_dimensions_and_overlaps_as_the_analysis_computes_them():
+    overrides = ["generative_process@training_data_generator=factored", "analysis.max_context_len=2"]
+    experiment = build(load_config(["training=tiny", "analysis.every=2", *overrides]))
+    probes = training_probes(experiment.config.analysis, experiment.process, experiment.model, 8)
+    assert probes is not None
+    record = probes(experiment.model)
+    geometry = analyze_factors(experiment.model, experiment.process, probes.dataset).curve_point()
+    for target in ("factor_0", "factor_1", "factor_2", "factors", "joint"):
+        assert record[f"analysis/factors/{target}/rmse"] == pytest.approx(geometry["probes"][target]["rmse"], rel=1e-9)
+        assert record[f"analysis/factors/{target}/r2"] == pytest.approx(geometry["probes"][target]["r2"], rel=1e-9)
+        # The model is its own untrained control.
+        assert record[f"analysis/factors/{target}/rmse_over_untrained"] == pytest.approx(1.0)
+    assert record["analysis/factors/reference/factored"] == 6  # three mess3 factors: 3 x (3 - 1)
+    assert record["analysis/factors/reference/joint95"] == geometry["reference_dimensions"]["joint"]
+    assert record["analysis/factors/layer_1/dims95"] == geometry["dimensions"]["layer_1"]["0.95"]
+    overlaps = {key for key in record if key.startswith("analysis/factors/layer_1/overlap_k1/")}
+    assert overlaps == {f"analysis/factors/layer_1/overlap_k1/{pair}" for pair in ("0-1", "0-2", "1-2")}
+    for pair in ("0-1", "0-2", "1-2"):
+        logged = record[f"analysis/factors/layer_1/overlap_k1/{pair}"]
+        assert logged == pytest.approx(geometry["vary_one_overlap_k1"]["layer_1"][pair], rel=1e-9)
