@@ -1,7 +1,7 @@
 import pytest
 from hydra.errors import ConfigCompositionException
 
-from simplexity.config import ConfigError, load_config, validate_experiment_config
+from simplexity.config import CONFIG_DIR, ConfigError, load_config, validate_experiment_config
 
 
 def composed(*overrides: str):
@@ -10,6 +10,25 @@ def composed(*overrides: str):
 
 def test_default_config_is_valid():
     validate_experiment_config(composed())
+
+
+@pytest.mark.parametrize("preset", sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml")))
+def test_every_experiment_preset_composes_into_a_valid_config(preset):
+    cfg = composed(f"experiment={preset}")
+    validate_experiment_config(cfg)
+    assert cfg.predictive_model.instance.vocab_size == cfg.training_data_generator.vocab_size
+
+
+def test_the_noise_and_chain_presets_change_only_the_process_of_the_factored_preset():
+    base = composed("experiment=factored_mess3")
+    noisy = composed("experiment=factored_mess3_noisy", "training_data_generator.instance.process.epsilon=0.3")
+    chained = composed("experiment=factored_mess3_chained")
+    assert noisy.training_data_generator.instance.process._target_.endswith("NoisyChannel")
+    assert noisy.training_data_generator.instance.process.epsilon == 0.3
+    assert chained.training_data_generator.instance.process._target_.endswith("ChainedProcess")
+    for variant in (noisy, chained):
+        assert variant.training_data_generator.vocab_size == base.training_data_generator.vocab_size == 28
+        assert variant.training == base.training and variant.predictive_model == base.predictive_model
 
 
 def test_model_vocab_size_comes_from_the_data():
