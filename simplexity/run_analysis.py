@@ -35,7 +35,7 @@ from simplexity.analysis.report import (
 )
 from simplexity.analysis.settings import AnalysisOptions
 from simplexity.config import ConfigError
-from simplexity.generative_processes import entropy_rate
+from simplexity.experiment import training_entropy_rate
 from simplexity.logging import read_jsonl_metrics
 from simplexity.persistence.checkpointer import DamagedCheckpointError
 from simplexity.predictive_models import ActivationsUnavailableError, PredictiveModel
@@ -64,11 +64,12 @@ def open_trained_run(run_dir: str | Path) -> Run:
 
 
 def _entropy_rate_or_none(run: Run) -> float | None:
-    """Returns the process's entropy rate (to 1e-6 nats, for display), or None where it is out of reach."""
-    try:
-        return entropy_rate(run.experiment.process, tolerance=1e-6)
-    except ValueError:
-        return None
+    """Returns the process's entropy rate (to 1e-6 nats, for display) as training logs it, or None out of reach.
+
+    Out of reach is found as training finds it (`training_entropy_rate`), within a bounded number of mixed
+    states: a noisy or chained process's grow as the joint vocabulary's powers.
+    """
+    return training_entropy_rate(run.experiment.process)
 
 
 def _check_context_len(run: Run, options: AnalysisOptions) -> int:
