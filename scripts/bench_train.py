@@ -86,12 +86,13 @@ def bench(models: dict[str, tuple[int, ...]], config: TrainingConfig, repeats: i
         state = initial_train_state(model, optimizer)
         initial, _ = split_parameters(model)
         start = time.perf_counter()
-        chunk = make_train_chunk(model, PROCESS, optimizer, config, training_data_key(0))
-        compiled = chunk.lower(state, initial, config.num_steps).compile()  # pyright: ignore
+        chunk, key = make_train_chunk(model, optimizer, config), training_data_key(0)
+        compiled = chunk.lower(state, initial, PROCESS, key, config.num_steps).compile()  # pyright: ignore
         compile_seconds = time.perf_counter() - start
 
-        def run(compiled=compiled, initial=initial, states=[state]) -> dict[str, jax.Array]:  # noqa: B006
-            states[0], metrics = compiled(states[0], initial)  # the chunk donates its state: run on the last output
+        def run(compiled=compiled, initial=initial, key=key, states=[state]) -> dict[str, jax.Array]:  # noqa: B006
+            # The chunk donates its state: each call runs on the last one's output.
+            states[0], metrics = compiled(states[0], initial, PROCESS, key)
             return metrics
 
         runs[name], loss = run, round(float(run()["loss"]) / config.num_steps, 4)  # the first call allocates

@@ -1,11 +1,12 @@
 """Tiny shared fixtures: a process and a model small enough to compile in a second, and a tiny run directory.
 
-The commands the tests run in subprocesses share one persistent JAX compilation cache, fresh for each session
-(they inherit its settings through the environment): a function is compiled once and loaded from the cache by
-every later command. The commands mostly train the same tiny models, so most of their compiles are shared. The
-test processes themselves keep their compiles in memory, as JAX does by default; they leave the persistent cache
-alone, because a test that runs operations one by one compiles thousands of tiny functions, for which the cache
-costs more than it saves.
+Every test process and every command the tests run in a subprocess share one persistent JAX compilation cache: a
+program is compiled once and loaded from the cache wherever it is compiled again. Training compiles the same
+programs over and over (the process and the seed are arguments of the compiled chunk, not constants), in the
+test processes and in the commands alike. The commands cache every compile; the test processes cache only those
+that take `TEST_PROCESS_MIN_COMPILE_SECONDS` or more, because a test that runs operations one by one compiles
+thousands of tiny functions, which cost less to compile than to cache. The cache is fresh for each session, or
+the folder `SIMPLEXITY_TEST_COMPILATION_CACHE` names (`scripts/test.sh` runs both of its stacks on one).
 """
 
 import os
@@ -43,7 +44,10 @@ def tiny_run(tmp_path_factory) -> Path:
     return run_dir
 
 
-COMPILATION_CACHE_DIR = pytest.StashKey[str]()
+OWNED_COMPILATION_CACHE_DIR = pytest.StashKey[str]()
+
+# A test process caches the compiles that take at least this long (a command caches every compile).
+TEST_PROCESS_MIN_COMPILE_SECONDS = 0.5
 
 
 def compilation_cache_environment(cache_dir: str) -> dict[str, str]:
@@ -59,22 +63,28 @@ def compilation_cache_environment(cache_dir: str) -> dict[str, str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Creates the session's compilation cache for the commands the tests run, and keeps this process off it.
+    """Points this process and the commands the tests run at the session's compilation cache.
 
     An xdist worker inherits the controller's environment, so only the controller (or a run without workers)
-    creates the folder. Every test process has imported JAX by now, with the cache's settings if it inherited
-    them; it turns the cache off for itself before it compiles anything.
+    chooses the folder: `SIMPLEXITY_TEST_COMPILATION_CACHE`, or else a temporary one it removes at the end. Every
+    test process has imported JAX by now; it sets the cache for itself before it compiles anything.
     """
     if not hasattr(config, "workerinput"):
-        cache_dir = tempfile.mkdtemp(prefix="simplexity-tests-jax-cache-")
-        config.stash[COMPILATION_CACHE_DIR] = cache_dir
+        cache_dir = os.environ.get("SIMPLEXITY_TEST_COMPILATION_CACHE")
+        if not cache_dir:
+            cache_dir = tempfile.mkdtemp(prefix="simplexity-tests-jax-cache-")
+            config.stash[OWNED_COMPILATION_CACHE_DIR] = cache_dir
         os.environ.update(compilation_cache_environment(cache_dir))
-    jax.config.update("jax_enable_compilation_cache", False)
+    environment = compilation_cache_environment(os.environ["JAX_COMPILATION_CACHE_DIR"])
+    jax.config.update("jax_compilation_cache_dir", environment["JAX_COMPILATION_CACHE_DIR"])
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    jax.config.update("jax_compilation_cache_max_size", int(environment["JAX_COMPILATION_CACHE_MAX_SIZE"]))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", TEST_PROCESS_MIN_COMPILE_SECONDS)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Removes the session's compilation cache."""
-    cache_dir = config.stash.get(COMPILATION_CACHE_DIR, None)
+    """Removes the session's compilation cache if the session made it."""
+    cache_dir = config.stash.get(OWNED_COMPILATION_CACHE_DIR, None)
     if cache_dir is not None:
         shutil.rmtree(cache_dir, ignore_errors=True)
 

@@ -79,26 +79,28 @@ def training_data_key(seed: int) -> PRNGKeyArray:
 
 def make_train_chunk(
     model: PredictiveModel,
-    process: GenerativeProcess,
     optimizer: optax.GradientTransformation,
     config: TrainingConfig,
-    data_key: PRNGKeyArray,
     batch_sharding: NamedSharding | None = None,
-) -> Callable[[TrainState, Any, int], tuple[TrainState, dict[str, Array]]]:
-    """Returns `train_chunk(state, initial_params, num_steps) -> (state, metrics)`, jit-compiled, donating `state`.
+) -> Callable[[TrainState, Any, GenerativeProcess, PRNGKeyArray, int], tuple[TrainState, dict[str, Array]]]:
+    """Returns `train_chunk(state, initial_params, process, data_key, num_steps) -> (state, metrics)`, jit-compiled.
 
-    One call samples a fresh batch for each step from `fold_in(data_key, step)`, takes `num_steps` optimizer
-    steps inside `jax.lax.scan`, and returns, without leaving the device: per-step sums over those steps (loss,
-    gradient and update norms), the values after the last step (`FINAL_METRICS`, measured against `initial_params`) and
-    the index of the first step whose loss was not finite (`num_steps` if none). With `batch_sharding`, each
-    batch is split over devices along its first axis and the parameters are replicated (data parallel).
+    One call samples a fresh batch for each step from `process` with the key `fold_in(data_key, step)`, takes
+    `num_steps` optimizer steps inside `jax.lax.scan`, and returns, without leaving the device: per-step sums over
+    those steps (loss, gradient and update norms), the values after the last step (`FINAL_METRICS`, measured against
+    `initial_params`) and the index of the first step whose loss was not finite (`num_steps` if none). It donates
+    `state`. With `batch_sharding`, each batch is split over devices along its first axis and the parameters are
+    replicated (data parallel).
+
+    The process and the data key are arguments, not constants of the compiled program: runs that differ only in
+    their seed, or in the process's parameters but not its sizes, run the same program, which JAX's persistent
+    compilation cache (when set, see docs/performance.md) compiles once. The process's leaves are arrays (an
+    Equinox module whose other fields are static, as every process of the library is).
 
     Arguments:
         model: the model; its arrays' structure and its static parts.
-        process: the training data generator.
         optimizer: the optax transformation.
         config: sizes, and `loss_ema_decay`.
-        data_key: the key the batches are folded from.
         batch_sharding: how each batch is split over devices; None on one device.
     """
     _, static = split_parameters(model)
@@ -107,26 +109,28 @@ def make_train_chunk(
     def loss_of_params(params: Any, tokens: Int[Array, "batch seq"]) -> Array:
         return next_token_loss(eqx.combine(in_compute_dtype(params, config.precision), static), tokens)
 
-    def train_step(state: TrainState, _: None) -> tuple[TrainState, dict[str, Array]]:
-        tokens = sample_sequences(
-            process, jax.random.fold_in(data_key, state.step), config.batch_size, config.sequence_len + 1
-        )
-        if batch_sharding is not None:
-            tokens = jax.lax.with_sharding_constraint(tokens, batch_sharding)
-        loss, grads = jax.value_and_grad(loss_of_params)(state.params, tokens)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = eqx.apply_updates(state.params, updates)
-        metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), "update_norm": optax.tree.norm(updates)}
-        new_state = TrainState(
-            params=params,
-            opt_state=opt_state,
-            step=state.step + 1,
-            loss_ema_sum=decay * state.loss_ema_sum + (1.0 - decay) * loss,  # the loss is float32 (`cross_entropy`)
-            loss_min=jnp.minimum(state.loss_min, loss),
-        )
-        return new_state, metrics
+    def train_chunk(
+        state: TrainState, initial_params: Any, process: GenerativeProcess, data_key: PRNGKeyArray, num_steps: int
+    ) -> tuple[TrainState, dict[str, Array]]:
+        def train_step(state: TrainState, _: None) -> tuple[TrainState, dict[str, Array]]:
+            tokens = sample_sequences(
+                process, jax.random.fold_in(data_key, state.step), config.batch_size, config.sequence_len + 1
+            )
+            if batch_sharding is not None:
+                tokens = jax.lax.with_sharding_constraint(tokens, batch_sharding)
+            loss, grads = jax.value_and_grad(loss_of_params)(state.params, tokens)
+            updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+            params = eqx.apply_updates(state.params, updates)
+            metrics = {"loss": loss, "grad_norm": optax.tree.norm(grads), "update_norm": optax.tree.norm(updates)}
+            new_state = TrainState(
+                params=params,
+                opt_state=opt_state,
+                step=state.step + 1,
+                loss_ema_sum=decay * state.loss_ema_sum + (1.0 - decay) * loss,  # the loss is float32
+                loss_min=jnp.minimum(state.loss_min, loss),
+            )
+            return new_state, metrics
 
-    def train_chunk(state: TrainState, initial_params: Any, num_steps: int) -> tuple[TrainState, dict[str, Array]]:
         state, metrics = jax.lax.scan(train_step, state, length=num_steps)
         finite = jnp.isfinite(metrics["loss"])
         summary = jax.tree.map(jnp.sum, metrics)
@@ -138,13 +142,13 @@ def make_train_chunk(
         summary["first_non_finite"] = jnp.where(jnp.all(finite), num_steps, jnp.argmin(finite))
         return state, summary
 
-    return jax.jit(train_chunk, static_argnums=2, donate_argnums=0)
+    return jax.jit(train_chunk, static_argnums=4, donate_argnums=0)
 
 
 def make_initial_loss(
-    model: PredictiveModel, process: GenerativeProcess, config: TrainingConfig, data_key: PRNGKeyArray
-) -> Callable[[Any], Array]:
-    """Returns `initial_loss(params)`, jit-compiled: the loss of `params` on the batch of step 0.
+    model: PredictiveModel, config: TrainingConfig
+) -> Callable[[Any, GenerativeProcess, PRNGKeyArray], Array]:
+    """Returns `initial_loss(params, process, data_key)`, jit-compiled: the loss of `params` on the batch of step 0.
 
     That is the batch the first optimizer step trains on, drawn from `fold_in(data_key, 0)` as the chunk draws it;
     the loss is computed as the chunk computes it (in `config.precision`), outside the chunk, so it changes nothing
@@ -152,7 +156,7 @@ def make_initial_loss(
     """
     _, static = split_parameters(model)
 
-    def initial_loss(params: Any) -> Array:
+    def initial_loss(params: Any, process: GenerativeProcess, data_key: PRNGKeyArray) -> Array:
         tokens = sample_sequences(process, jax.random.fold_in(data_key, 0), config.batch_size, config.sequence_len + 1)
         return next_token_loss(eqx.combine(in_compute_dtype(params, config.precision), static), tokens)
 
@@ -257,7 +261,8 @@ def train(
     state: TrainState = initial_train_state(model, optimizer) if resume_from is None else resume_from
     if sharding is not None:
         state = replicate(state, sharding)
-    train_chunk = make_train_chunk(model, process, optimizer, config, training_data_key(seed), sharding)
+    train_chunk = make_train_chunk(model, optimizer, config, sharding)
+    data_key = training_data_key(seed)
     initial_params, static = split_parameters(model)
     validator = Validator(model, validation, config.sequence_len) if validation is not None else None
     compiled_chunks: dict[int, Any] = {}
@@ -270,8 +275,8 @@ def train(
     finite = True  # whether `state` is one whose losses were all finite
     try:
         if step == 0 < config.num_steps:
-            initial_loss = make_initial_loss(model, process, config, training_data_key(seed))
-            record = {"loss": float(initial_loss(state.params)), "tokens_seen": 0.0}
+            initial_loss = make_initial_loss(model, config)
+            record = {"loss": float(initial_loss(state.params, process, data_key)), "tokens_seen": 0.0}
             if entropy_rate is not None:
                 record["loss_over_entropy_rate"] = record["loss"] - entropy_rate
             if validator is not None:
@@ -281,7 +286,9 @@ def train(
             num_steps = _next_stop(step, config) - step
             if num_steps not in compiled_chunks:
                 start = time.perf_counter()
-                compiled_chunks[num_steps] = train_chunk.lower(state, initial_params, num_steps).compile()  # pyright: ignore
+                compiled_chunks[num_steps] = train_chunk.lower(  # pyright: ignore[reportFunctionMemberAccess]
+                    state, initial_params, process, data_key, num_steps
+                ).compile()
                 interval.compile_seconds += time.perf_counter() - start
                 if display is not None:
                     display.compiled(num_steps, time.perf_counter() - start)
@@ -290,7 +297,7 @@ def train(
             # it), so that there is a whole state to save; it is saved only if its losses were finite.
             with stopping_signals_deferred():
                 finite = False
-                state, sums = compiled_chunks[num_steps](state, initial_params)
+                state, sums = compiled_chunks[num_steps](state, initial_params, process, data_key)
                 # The only device-to-host transfer between logging points: the chunk's summed metrics (a few scalars).
                 sums = jax.device_get(sums)
                 first_non_finite = int(sums.pop("first_non_finite"))

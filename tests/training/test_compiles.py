@@ -1,4 +1,5 @@
-"""What the trainer compiles: each chunk length once, and nothing after the first chunk of each length."""
+"""What the trainer compiles: each chunk length once, nothing after the first chunk of each length, one program for
+every seed and every process of the same sizes."""
 
 from typing import Any
 
@@ -6,7 +7,16 @@ import jax
 import optax
 import pytest
 
-from simplexity.training import TrainingConfig, ValidationConfig, train
+from simplexity.generative_processes import build_hidden_markov_model
+from simplexity.predictive_models import split_parameters
+from simplexity.training import (
+    TrainingConfig,
+    ValidationConfig,
+    initial_train_state,
+    make_train_chunk,
+    train,
+    training_data_key,
+)
 
 BACKEND_COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"  # recorded by JAX for every XLA compile
 
@@ -61,3 +71,17 @@ def test_each_chunk_length_compiles_once(mess3, tiny_gru_rnn, compiles):
     run(tiny_gru_rnn, mess3, config, compiles)
     assert compiles.names.count("jit(train_chunk)") == 2
     assert compiles.at_step[8] == compiles.at_step[12] == compiles.at_step[4]
+
+
+def test_runs_that_differ_in_seed_or_process_parameters_compile_one_program(tiny_gru_rnn):
+    optimizer = optax.adam(1e-2)
+    config = TrainingConfig(sequence_len=8, batch_size=8, num_steps=4, log_every=4)
+    chunk = make_train_chunk(tiny_gru_rnn, optimizer, config)
+    state, (initial_params, _) = initial_train_state(tiny_gru_rnn, optimizer), split_parameters(tiny_gru_rnn)
+
+    def program(process, seed):
+        return chunk.lower(state, initial_params, process, training_data_key(seed), 4).as_text()  # pyright: ignore
+
+    paper = program(build_hidden_markov_model("mess3", x=0.15, a=0.6), seed=0)
+    assert program(build_hidden_markov_model("mess3", x=0.05, a=0.85), seed=1) == paper
+    assert program(build_hidden_markov_model("zero_one_random", p=0.5), seed=0) != paper  # 3 states, 2 tokens
