@@ -202,6 +202,9 @@ def test_an_unusable_tracking_uri_exits_in_one_line_before_anything_is_written(u
         f"logging.mlflow.tracking_uri={uri}",
         f"hydra.run.dir={tmp_path}",
         timeout=120,  # far less than MLflow's own retries against a server that is not there
+        # `tmp_path` was made less than a second before a forked command would start, so early that the command
+        # would count it as its own (file clocks are coarse) and remove it; a user's command starts later.
+        new_interpreter=True,
     )
     assert result.returncode == 6, result.stderr
     lines = result.stderr.strip().splitlines()
