@@ -25,13 +25,14 @@ class _CommandServer:
 
         JAX reads them when it is imported, which the server did before the command's environment was known.
         """
-        if self._process is None or self._process.poll() is not None:
-            return True
-        return _jax_settings(os.environ) == _jax_settings(self._environment)
+        return not self._is_running() or _jax_settings(os.environ) == _jax_settings(self._environment)
+
+    def _is_running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     def run(self, script: str, overrides: tuple[str, ...], timeout: float) -> subprocess.CompletedProcess[str]:
         """Runs `python SCRIPT OVERRIDES...` in a child of the server; the answer a subprocess would give."""
-        if self._process is None or self._process.poll() is not None:
+        if not self._is_running():
             self._environment = dict(os.environ)
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "tests.command_server"],
@@ -41,7 +42,7 @@ class _CommandServer:
                 text=True,
                 start_new_session=True,  # a timeout stops the server and the command it runs together
             )
-        assert self._process.stdin is not None and self._process.stdout is not None
+        assert self._process is not None and self._process.stdin is not None and self._process.stdout is not None
         request = {"script": script, "arguments": list(overrides), "environment": dict(os.environ)}
         self._process.stdin.write(json.dumps(request) + "\n")
         self._process.stdin.flush()

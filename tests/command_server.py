@@ -14,6 +14,7 @@ child starts its own, as a new process would.
 import json
 import os
 import runpy
+import shutil
 import sys
 import tempfile
 import threading
@@ -62,6 +63,7 @@ def _serve() -> None:
         }
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
+    shutil.rmtree(output_dir)  # at the end of the input; a child never gets here (its exit leaves the loop)
 
 
 if __name__ == "__main__":

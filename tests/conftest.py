@@ -48,6 +48,7 @@ OWNED_COMPILATION_CACHE_DIR = pytest.StashKey[str]()
 
 # A test process caches the compiles that take at least this long (a command caches every compile).
 TEST_PROCESS_MIN_COMPILE_SECONDS = 0.5
+COMPILATION_CACHE_MAX_BYTES = 8 * 2**30
 
 
 def compilation_cache_environment(cache_dir: str) -> dict[str, str]:
@@ -58,7 +59,7 @@ def compilation_cache_environment(cache_dir: str) -> dict[str, str]:
         "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "-1",
         # A bounded cache reads and writes its entries under a file lock: commands run at once share the cache,
         # and none may read an entry that another is still writing.
-        "JAX_COMPILATION_CACHE_MAX_SIZE": str(8 * 2**30),
+        "JAX_COMPILATION_CACHE_MAX_SIZE": str(COMPILATION_CACHE_MAX_BYTES),
     }
 
 
@@ -75,10 +76,9 @@ def pytest_configure(config: pytest.Config) -> None:
             cache_dir = tempfile.mkdtemp(prefix="simplexity-tests-jax-cache-")
             config.stash[OWNED_COMPILATION_CACHE_DIR] = cache_dir
         os.environ.update(compilation_cache_environment(cache_dir))
-    environment = compilation_cache_environment(os.environ["JAX_COMPILATION_CACHE_DIR"])
-    jax.config.update("jax_compilation_cache_dir", environment["JAX_COMPILATION_CACHE_DIR"])
+    jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-    jax.config.update("jax_compilation_cache_max_size", int(environment["JAX_COMPILATION_CACHE_MAX_SIZE"]))
+    jax.config.update("jax_compilation_cache_max_size", COMPILATION_CACHE_MAX_BYTES)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", TEST_PROCESS_MIN_COMPILE_SECONDS)
 
 
