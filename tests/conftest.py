@@ -7,8 +7,15 @@ test processes and in the commands alike. The commands cache every compile; the 
 that take `TEST_PROCESS_MIN_COMPILE_SECONDS` or more, because a test that runs operations one by one compiles
 thousands of tiny functions, which cost less to compile than to cache. The cache is fresh for each session, or
 the folder `SIMPLEXITY_TEST_COMPILATION_CACHE` names (`scripts/test.sh` runs both of its stacks on one).
+
+On a machine without JAX's CUDA plugin, the tests and their commands compile with XLA's backend optimizations off
+(`jax_disable_most_optimizations`): the programs they run are tiny, and compiling them optimized costs more than
+it saves. The program XLA runs is the same (its graph optimizations stay on); the machine code is less optimized,
+so the last bits of a float32 result may differ from an optimized compile's. A test that runs a long program
+compiles it inside `tests.compilation.optimized_compiles()`.
 """
 
+import importlib.util
 import os
 import shutil
 import tempfile
@@ -76,6 +83,9 @@ def pytest_configure(config: pytest.Config) -> None:
             cache_dir = tempfile.mkdtemp(prefix="simplexity-tests-jax-cache-")
             config.stash[OWNED_COMPILATION_CACHE_DIR] = cache_dir
         os.environ.update(compilation_cache_environment(cache_dir))
+        if importlib.util.find_spec("jax_cuda12_plugin") is None:
+            os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
+    jax.config.update("jax_disable_most_optimizations", os.environ.get("JAX_DISABLE_MOST_OPTIMIZATIONS") == "1")
     jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
     jax.config.update("jax_compilation_cache_max_size", COMPILATION_CACHE_MAX_BYTES)

@@ -10,6 +10,7 @@ from simplexity.config import ConfigError, validate_experiment_config
 from simplexity.training.loss import next_token_loss
 from simplexity.training.precision import COMPUTE_DTYPES, in_compute_dtype
 from simplexity.training.settings import PRECISIONS
+from tests.compilation import optimized_compiles
 
 SMALL_MODELS = {
     "gru_rnn": ["predictive_model.instance.hidden_size=16", "predictive_model.instance.embedding_size=8"],
@@ -70,10 +71,11 @@ def test_every_model_computes_in_the_precision_asked_with_float32_gradients(name
 @pytest.fixture(scope="module")
 def default_runs():
     """The default run (GRU-RNN on mess3, 1,000 steps) in float32 and in bfloat16: final records."""
-    return {
-        precision: build(load_config([f"training.precision={precision}"])).train().metrics[-1]
-        for precision in PRECISIONS
-    }
+    with optimized_compiles():  # a thousand steps: optimized machine code pays for its compile
+        return {
+            precision: build(load_config([f"training.precision={precision}"])).train().metrics[-1]
+            for precision in PRECISIONS
+        }
 
 
 @pytest.mark.slow
