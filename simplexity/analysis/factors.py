@@ -42,6 +42,7 @@ from simplexity.generative_processes import (
 )
 from simplexity.generative_processes.factored import SideBySideFactors
 from simplexity.predictive_models import PredictiveModel
+from simplexity.training import sample_sequences
 
 # The probe targets besides each factor's belief (`factor_0`, `factor_1`, ...).
 ALL_FACTORS, JOINT = "factors", "joint"
@@ -168,9 +169,7 @@ def vary_one_tokens(
     parts = []
     for n, part in enumerate(factored.factors):
         count = num_sequences if n == factor else 1
-        keys = jax.random.split(jax.random.fold_in(key, n), count)
-        states = np.broadcast_to(np.asarray(part.initial_state), (count, part.num_states))
-        _, tokens = part.generate(jax.numpy.asarray(states), keys, content_len)
+        tokens = sample_sequences(part, jax.random.fold_in(key, n), count, content_len)
         parts.append(np.broadcast_to(np.asarray(tokens), (num_sequences, content_len)))
     joint = np.asarray(factored.joint_tokens(parts), dtype=np.int32)
     if structure.leading_tokens:
