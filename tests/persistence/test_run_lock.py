@@ -54,7 +54,9 @@ def test_two_runs_started_at_once_into_one_directory_leave_exactly_one_complete_
     command = [
         sys.executable,
         "run_experiment.py",
+        "training=tiny",  # both reach the lock as they start; the run's length does not matter
         "training.num_steps=300",
+        "training.log_every=100",
         "training.checkpoint_every=100",
         f"hydra.run.dir={tmp_path}",
     ]
