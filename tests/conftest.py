@@ -9,10 +9,10 @@ thousands of tiny functions, which cost less to compile than to cache. The cache
 the folder `SIMPLEXITY_TEST_COMPILATION_CACHE` names (`scripts/test.sh` runs both of its stacks on one).
 
 On a machine without JAX's CUDA plugin, the tests and their commands compile with XLA's backend optimizations off
-(`jax_disable_most_optimizations`): the programs they run are tiny, and compiling them optimized costs more than
-it saves. The program XLA runs is the same (its graph optimizations stay on); the machine code is less optimized,
-so the last bits of a float32 result may differ from an optimized compile's. A test that runs a long program
-compiles it inside `tests.compilation.optimized_compiles()`.
+(`jax_disable_most_optimizations`, unless `JAX_DISABLE_MOST_OPTIMIZATIONS` is set): the programs they run are
+tiny, and compiling them optimized costs more than it saves. The program XLA runs is the same (its graph
+optimizations stay on); the machine code is less optimized, so the last bits of a float32 result may differ from
+an optimized compile's. A test that runs a long program compiles it inside `tests.compilation.optimized_compiles()`.
 """
 
 import importlib.util
@@ -84,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.stash[OWNED_COMPILATION_CACHE_DIR] = cache_dir
         os.environ.update(compilation_cache_environment(cache_dir))
         if importlib.util.find_spec("jax_cuda12_plugin") is None:
-            os.environ["JAX_DISABLE_MOST_OPTIMIZATIONS"] = "1"
+            os.environ.setdefault("JAX_DISABLE_MOST_OPTIMIZATIONS", "1")  # `=0` in the environment keeps them on
     jax.config.update("jax_disable_most_optimizations", os.environ.get("JAX_DISABLE_MOST_OPTIMIZATIONS") == "1")
     jax.config.update("jax_compilation_cache_dir", os.environ["JAX_COMPILATION_CACHE_DIR"])
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
