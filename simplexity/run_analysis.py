@@ -16,11 +16,13 @@ import numpy as np
 from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset, sampled_belief_dataset
 from simplexity.analysis.belief_geometry import BeliefGeometry, analyze_contexts
 from simplexity.analysis.factors import FactorGeometry, analyze_factors, is_factored
+from simplexity.analysis.interventions import analyze_interventions
 from simplexity.analysis.output_dir import require_writable, storage_errors
 from simplexity.analysis.plots import (
     plot_analysis_curve,
     plot_belief_geometry,
     plot_factors,
+    plot_interventions,
     plot_position_losses,
     plot_training_curve,
 )
@@ -29,6 +31,7 @@ from simplexity.analysis.report import (
     ANALYSIS_FILE,
     FACTORS_FIGURE,
     FIGURES,
+    INTERVENTIONS_FIGURE,
     OUTPUT_FILES,
     SWEEP_TABLE,
     TRAINING_CURVE,
@@ -38,7 +41,7 @@ from simplexity.config import ConfigError
 from simplexity.experiment import training_entropy_rate
 from simplexity.logging import read_jsonl_metrics
 from simplexity.persistence.checkpointer import DamagedCheckpointError
-from simplexity.predictive_models import ActivationsUnavailableError, PredictiveModel
+from simplexity.predictive_models import AbstractSiteModel, ActivationsUnavailableError, PredictiveModel
 from simplexity.run_directory import CONFIG_FILE, METRICS_FILE, checkpoint_steps, find_run_dirs
 from simplexity.run_record import Notify, RestoredModel, Run, notify_on_stderr, open_run, restore_checkpoint
 from simplexity.training import optimal_loss_per_position
@@ -121,6 +124,7 @@ def _analyze(run: Run, options: AnalysisOptions, dataset: BeliefDataset, model: 
             model,
             dataset,
             untrained=run.experiment.model,  # built from the run's config and seed: the model at step 0
+            sites=options.sites,
             **_probe_arguments(options),
         )
     except ActivationsUnavailableError as error:
@@ -141,6 +145,27 @@ def _analyze_factors(
         untrained=run.experiment.model if with_untrained else None,
         **_probe_arguments(options),
     )
+
+
+def _check_sites(run: Run, model: PredictiveModel, options: AnalysisOptions) -> None:
+    """Raises a `ConfigError` naming `sites` (or `interventions`) for sites the run's model does not have."""
+    name = run.config.predictive_model.name
+    if options.sites is None and not options.interventions:
+        return
+    if not isinstance(model, AbstractSiteModel) or not model.sites:
+        key = "sites" if options.sites is not None else "interventions"
+        raise ConfigError.invalid(key, options.sites or True, f"model {name!r} has no named activation sites")
+    if options.sites is None:
+        return
+    for site in options.sites:
+        if site not in model.sites:
+            raise ConfigError.invalid(
+                "sites", options.sites, f"model {name!r} has no site {site!r}; its sites are {', '.join(model.sites)}"
+            )
+        if site.endswith("attn_pattern"):
+            raise ConfigError.invalid(
+                "sites", options.sites, f"{site} is an attention pattern, not features a probe can read"
+            )
 
 
 def _best_average_loss(run: Run, geometry: BeliefGeometry) -> float | None:
@@ -197,6 +222,7 @@ def analyze_run(
     options = options or AnalysisOptions()
     run = open_trained_run(run_dir)
     restored = run.restore("latest" if options.step is None else options.step, notify)
+    _check_sites(run, restored.model, options)
     progress(f"building the contexts of {run.config.training_data_generator.name}")
     dataset = _dataset(run, options)
     output_dir = Path(options.output_dir or run.run_dir).absolute()
@@ -248,6 +274,26 @@ def _analyze_into(
                 factors.targets, factors.predictions, factors.summary(), output_dir / FACTORS_FIGURE, curve, title
             )
         )
+    interventions = None
+    if options.interventions:
+        progress(f"intervening at each site of checkpoint {restored.step}")
+        model = restored.model
+        assert isinstance(model, AbstractSiteModel)  # checked by `_check_sites`
+        untrained = run.experiment.model
+        interventions = analyze_interventions(
+            model,
+            dataset,
+            run.experiment.process.presentation,
+            sites=options.sites,
+            untrained=untrained if isinstance(untrained, AbstractSiteModel) else None,
+            num_pairs=options.num_pairs,
+            weights=options.weights,
+            test_fraction=options.test_fraction,
+            split_seed=options.split_seed,
+            ridge=options.ridge,
+            batch_size=options.batch_size,
+        ).summary()
+        figures.append(plot_interventions(interventions, output_dir / INTERVENTIONS_FIGURE, title))
     records = read_jsonl_metrics(run.run_dir / METRICS_FILE)
     metrics = [record for record in records if "loss" in record]
     if metrics:
@@ -286,6 +332,8 @@ def _analyze_into(
     }
     if factors is not None:
         report["factors"] = factors.summary()
+    if interventions is not None:
+        report["interventions"] = interventions
     if curve is not None:
         report["curve"] = curve
     path = output_dir / ANALYSIS_FILE

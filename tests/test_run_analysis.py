@@ -10,7 +10,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from simplexity.analysis import AnalysisOptions
+from simplexity.analysis import AnalysisOptions, format_report
 from simplexity.config import (
     CONFIG_DIR,
     AnalyzeConfig,
@@ -29,7 +29,7 @@ CONFIGS = CONFIG_DIR
 
 
 class UnigramModel(eqx.Module):
-    """A trainable model that predicts the same distribution everywhere and exposes no activations."""
+    """A trainable model that predicts the same distribution everywhere and has no named activation sites."""
 
     logits: jnp.ndarray
 
@@ -103,7 +103,7 @@ def test_a_model_without_activations_is_refused(tmp_path):
     write_run(tmp_path, cfg, steps=[6])
     with pytest.raises(ConfigError) as error:
         analyze_run(tmp_path)
-    assert_one_line(error, "cannot be analysed", "UnigramModel exposes no activations")
+    assert_one_line(error, "cannot be analysed", "UnigramModel has no named activation sites")
     assert not (tmp_path / "analysis.json").exists()
 
 
@@ -123,6 +123,32 @@ def test_the_analysis_writes_its_report_into_output_dir(tmp_path):
     assert (tmp_path / "out" / "analysis.json").is_file()
     assert report["step"] == 6 and report["max_context_len"] == 3
     assert report["figures"] == ["belief_geometry.png", "position_loss.png"]  # no metrics.jsonl: no training curve
+    assert not (run_dir / "analysis.json").exists()
+
+
+def test_interventions_at_chosen_sites_go_into_the_report_and_a_figure(tmp_path):
+    run_dir = write_run(tmp_path / "run", training_config(), steps=[6])  # the default GRU-RNN, untrained
+    sites = ["layer_0.hidden", "layer_1.hidden"]
+    options = AnalysisOptions(max_context_len=3, sites=sites, interventions=True, num_pairs=16, output_dir=tmp_path)
+    report = analyze_run(run_dir, options)
+    assert list(report["regression"]) == [*sites, "concatenated"]
+    interventions = report["interventions"]
+    assert list(interventions["sites"]) == sites and interventions["num_pairs"] == 16
+    for scores in interventions["sites"].values():
+        assert scores["patching"]["kl_before"] > 0 and scores["ablation"]["rank"] == 2  # mess3's 3 states
+    assert "interventions.png" in report["figures"] and (tmp_path / "interventions.png").stat().st_size > 0
+    assert "layer_1.hidden: probe-implied excess loss" in format_report(report)
+
+
+def test_a_site_the_model_lacks_is_refused_in_one_line_naming_its_sites(tmp_path):
+    run_dir = write_run(tmp_path / "run", training_config(), steps=[6])
+    with pytest.raises(ConfigError) as error:
+        analyze_run(run_dir, AnalysisOptions(sites=["layer_9.hidden"], interventions=True))
+    assert_one_line(
+        error,
+        "sites=['layer_9.hidden']: model 'gru_rnn' has no site 'layer_9.hidden'",
+        "its sites are embed, layer_0.hidden, layer_1.hidden",
+    )
     assert not (run_dir / "analysis.json").exists()
 
 
@@ -147,6 +173,8 @@ def test_analysis_options_of_the_default_config():
         ("weights=flat", "weights='flat': must be one of probability, uniform"),
         ("contexts=all", "contexts='all': must be one of enumerate, sample"),
         ("ridge=-1", "ridge=-1: must be null (chosen by cross-validation) or a number at least 0"),
+        ("sites=[]", "sites=[]: must be null or a non-empty list of site names"),
+        ("num_pairs=0", "num_pairs=0"),
     ],
 )
 def test_bad_analysis_options_are_refused_in_one_line(override, expected):

@@ -22,6 +22,7 @@ from simplexity.analysis.belief_geometry import (
     analyze_model,
     model_outputs,
 )
+from simplexity.analysis.interventions import InterventionAnalysis, analyze_interventions
 from simplexity.analysis.pca import PCA, fit_pca
 from simplexity.analysis.regression import (
     AffineMap,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
         plot_analysis_curve,
         plot_belief_geometry,
         plot_factors,
+        plot_interventions,
         plot_position_losses,
         plot_training_curve,
         simplex_projection,
@@ -58,6 +60,7 @@ _FIGURES = (
     "plot_analysis_curve",
     "plot_belief_geometry",
     "plot_factors",
+    "plot_interventions",
     "plot_position_losses",
     "plot_training_curve",
     "simplex_projection",
@@ -84,11 +87,13 @@ __all__ = [
     "BeliefDataset",
     "BeliefGeometry",
     "CheckpointAnalysisSettings",
+    "InterventionAnalysis",
     "ModelOutputs",
     "ProbeResult",
     "ProbeSettings",
     "TooManyContextsError",
     "analyze_contexts",
+    "analyze_interventions",
     "analyze_model",
     "belief_colors",
     "belief_dataset",
@@ -103,6 +108,7 @@ __all__ = [
     "plot_analysis_curve",
     "plot_belief_geometry",
     "plot_factors",
+    "plot_interventions",
     "plot_position_losses",
     "plot_training_curve",
     "sampled_belief_dataset",

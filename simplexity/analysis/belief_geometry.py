@@ -5,6 +5,7 @@ model on every context (`belief_dataset`), regress the exact belief after each c
 context's last position, and compare the model's expected loss at each position with the myopic entropy.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,8 +35,12 @@ from simplexity.analysis.regression import (
 from simplexity.analysis.settings import WEIGHTINGS
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.generative_processes.information import entropy
-from simplexity.predictive_models import PredictiveModel, capture_activations
-from simplexity.run_directory import natural_key
+from simplexity.predictive_models import (
+    AbstractSiteModel,
+    ActivationsUnavailableError,
+    PredictiveModel,
+    capture_activations,
+)
 
 CONCATENATED = "concatenated"
 
@@ -53,31 +58,46 @@ class ModelOutputs:
     log_probabilities: np.ndarray
 
 
-def _layer_order(name: str) -> tuple[bool, list[str | int]]:
-    """Sort key: the embedding first, then names in natural order (`block_2` before `block_10`)."""
-    return name != "embedding", natural_key(name)
-
-
 @eqx.filter_jit
 def _last_positions(
-    model: PredictiveModel, tokens: Int[Array, "batch seq"], positions: Int[Array, " batch"]
+    model: PredictiveModel,
+    tokens: Int[Array, "batch seq"],
+    positions: Int[Array, " batch"],
+    sites: tuple[str, ...] | None,
 ) -> tuple[dict[str, Array], Array]:
     rows = jnp.arange(tokens.shape[0])
-    activations = {name: value[rows, positions] for name, value in capture_activations(model, tokens).items()}
+    activations = {name: value[rows, positions] for name, value in capture_activations(model, tokens, sites).items()}
     logits = model(tokens)[rows, positions].astype(jnp.float32)
     return activations, jax.nn.log_softmax(logits, axis=-1)
 
 
-def model_outputs(model: PredictiveModel, dataset: BeliefDataset, batch_size: int = 4096) -> ModelOutputs:
+def model_outputs(
+    model: PredictiveModel, dataset: BeliefDataset, batch_size: int = 4096, sites: Sequence[str] | None = None
+) -> ModelOutputs:
     """Runs `model` on every context of `dataset` and keeps what it computes at each context's last position.
 
     Batches are padded to `batch_size`, so the model is compiled once.
 
+    Arguments:
+        model: a model with named activation sites.
+        dataset: the contexts.
+        batch_size: contexts per forward pass.
+        sites: the sites whose activations to keep, each `(batch, seq, features)`; None for the model's default
+            sites (the embedding and each layer's output).
+
     Raises:
-        ActivationsUnavailableError: when the model exposes no activations (checked before anything runs).
+        ActivationsUnavailableError: when the model has no sites, or not one of `sites` (checked before anything
+            runs).
     """
+    site_names = None if sites is None else tuple(sites)
     example = jax.ShapeDtypeStruct((1, dataset.max_context_len), jnp.int32)
-    jax.eval_shape(lambda tokens: capture_activations(model, tokens), example)
+    shapes = jax.eval_shape(lambda tokens: capture_activations(model, tokens, site_names), example)
+    for name, shape in shapes.items():
+        if len(shape.shape) != 3:
+            raise ActivationsUnavailableError(
+                f"site {name!r} has shape {tuple(shape.shape)} per batch; a probe reads sites of shape "
+                "(batch, seq, features)"
+            )
     count = len(dataset)
     batch_size = min(batch_size, count)
     padding = -count % batch_size
@@ -86,12 +106,16 @@ def model_outputs(model: PredictiveModel, dataset: BeliefDataset, batch_size: in
     chunks: list[tuple[dict[str, Array], Array]] = []
     for start in range(0, len(tokens), batch_size):
         stop = start + batch_size
-        chunks.append(_last_positions(model, jnp.asarray(tokens[start:stop]), jnp.asarray(positions[start:stop])))
+        chunks.append(
+            _last_positions(model, jnp.asarray(tokens[start:stop]), jnp.asarray(positions[start:stop]), site_names)
+        )
     # The one device-to-host transfer: every chunk's last-position activations and log-probabilities.
     chunks = jax.device_get(chunks)
-    names = sorted(chunks[0][0], key=_layer_order)
+    # In the order of the model's sites (a dict through `jax.eval_shape` comes back sorted by name).
+    order = model.sites if isinstance(model, AbstractSiteModel) else tuple(shapes)
     activations = {
-        name: np.concatenate([chunk[0][name] for chunk in chunks]).astype(np.float64)[:count] for name in names
+        name: np.concatenate([chunk[0][name] for chunk in chunks]).astype(np.float64)[:count]
+        for name in sorted(shapes, key=order.index)
     }
     log_probabilities = np.concatenate([chunk[1] for chunk in chunks]).astype(np.float64)[:count]
     return ModelOutputs(activations=activations, log_probabilities=log_probabilities)
@@ -275,11 +299,12 @@ def analyze_contexts(
     split_seed: int = 0,
     ridge: float | None = None,
     batch_size: int = 4096,
+    sites: Sequence[str] | None = None,
 ) -> BeliefGeometry:
     """Probes `model`'s activations for the beliefs of `dataset`, with controls, and measures its loss by position.
 
     Arguments:
-        model: a predictive model with an `activations(tokens)` method, trained on the dataset's process.
+        model: a predictive model with named activation sites, trained on the dataset's process.
         dataset: the contexts to analyse, with their beliefs.
         untrained: the same architecture at its initialisation, probed the same way as a control; None skips it.
         weights: `probability` weighs each context by its probability (every position then counts equally, as in
@@ -290,12 +315,14 @@ def analyze_contexts(
         ridge: the probes' relative ridge penalty (`fit_affine_map`; 0 for least squares), or None to choose it
             for each probe by cross-validation within the training contexts (`choose_ridge`).
         batch_size: contexts per forward pass.
+        sites: the activation sites probed (`(batch, seq, features)` each); None for the model's default sites,
+            the embedding and each layer's output.
 
     Raises:
-        ActivationsUnavailableError: when the model exposes no activations.
+        ActivationsUnavailableError: when the model has no sites, or not one of `sites`.
         ValueError: for an unknown `weights`.
     """
-    outputs = model_outputs(model, dataset, batch_size)
+    outputs = model_outputs(model, dataset, batch_size, sites)
     probed, context_weights, train, test = probe_split(dataset, weights, last_position_only, test_fraction, split_seed)
     features = probe_features(outputs)
 
@@ -317,7 +344,7 @@ def analyze_contexts(
     }
     untrained_probes = None
     if untrained is not None:
-        untrained_features = probe_features(model_outputs(untrained, dataset, batch_size))
+        untrained_features = probe_features(model_outputs(untrained, dataset, batch_size, sites))
         untrained_probes = {name: probe(values) for name, values in untrained_features.items()}
         concatenated = untrained_probes[CONCATENATED]
         exact = " (exact)" if is_exact(concatenated.rmse, scale) else ""
@@ -375,11 +402,12 @@ def analyze_model(
     split_seed: int = 0,
     ridge: float | None = None,
     batch_size: int = 4096,
+    sites: Sequence[str] | None = None,
 ) -> BeliefGeometry:
     """Returns `analyze_contexts` on every context of `process` up to `max_context_len` tokens.
 
     Arguments:
-        model: a predictive model with an `activations(tokens)` method.
+        model: a predictive model with named activation sites.
         process: the process the model was trained on.
         max_context_len: the longest context analysed (see `belief_dataset` for how `max_contexts` shortens it).
         untrained: the same architecture at its initialisation, probed as a control (see `analyze_contexts`).
@@ -391,9 +419,10 @@ def analyze_model(
         split_seed: seed of the train/test split.
         ridge: the probes' relative ridge penalty, or None to choose it by cross-validation (see `analyze_contexts`).
         batch_size: contexts per forward pass.
+        sites: the activation sites probed; None for the model's default sites.
 
     Raises:
-        ActivationsUnavailableError: when the model exposes no activations.
+        ActivationsUnavailableError: when the model has no sites, or not one of `sites`.
 
     Example:
         >>> geometry = analyze_model(model, build_hidden_markov_model("mess3", x=0.05, a=0.85), 10)
@@ -410,4 +439,5 @@ def analyze_model(
         split_seed=split_seed,
         ridge=ridge,
         batch_size=batch_size,
+        sites=sites,
     )

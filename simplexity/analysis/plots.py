@@ -379,3 +379,56 @@ def plot_factors(
         The path written.
     """
     return _save(factors_figure(targets, predictions, factors, curve, title), path)
+
+
+def interventions_figure(interventions: Mapping[str, Any], title: str | None = None) -> Figure:
+    """Three panels, one bar group per site: the excess losses, the share of KL patching removes, the ablations.
+
+    Arguments:
+        interventions: the `interventions` section of `analysis.json` (`InterventionAnalysis.summary()`).
+        title: the figure's title.
+    """
+    sites = list(interventions["sites"])
+    scores = [interventions["sites"][site] for site in sites]
+    figure = _titled_figure(3 * PANEL_INCHES, PANEL_INCHES + 0.6, title)
+    loss_axes, patch_axes, ablation_axes = figure.subplots(1, 3)
+    positions = np.arange(len(sites))
+
+    def bars(axes: Axes, series: Sequence[tuple[str, list[float | None]]]) -> None:
+        width = 0.8 / len(series)
+        for index, (label, values) in enumerate(series):
+            heights = [np.nan if value is None else value for value in values]
+            axes.bar(positions + (index - (len(series) - 1) / 2) * width, heights, width, label=label)
+        axes.set_xticks(positions, sites, rotation=60, ha="right", fontsize=7)
+        axes.legend(fontsize=7)
+
+    bars(loss_axes, [("probe-implied", [site["probe_implied_excess_loss"] for site in scores])])
+    loss_axes.axhline(interventions["model_excess_loss"], color="black", linestyle="--", label="model")
+    loss_axes.axhline(interventions["markov_implied_excess_loss"], color="grey", linestyle=":", label="best Markov")
+    loss_axes.set_yscale("log")
+    loss_axes.legend(fontsize=7)
+    loss_axes.set_title("exact excess loss (nats)", fontsize=9)
+    bars(
+        patch_axes,
+        [
+            (label, [site["patching"][f"kl_removed_{key}"] for site in scores])
+            for key, label in (("probe", "probe"), ("random_direction", "random"), ("markov_target", "Markov target"))
+        ],
+    )
+    patch_axes.set_title("share of KL to P(. | v) removed", fontsize=9)
+    bars(
+        ablation_axes,
+        [
+            (label, [site["ablation"][f"excess_loss_{key}"] for site in scores])
+            for key, label in (("probe_subspace", "probe subspace"), ("random_subspace", "random subspace"))
+        ],
+    )
+    ablation_axes.axhline(interventions["model_excess_loss"], color="black", linestyle="--")
+    ablation_axes.set_yscale("log")
+    ablation_axes.set_title("excess loss after mean ablation", fontsize=9)
+    return figure
+
+
+def plot_interventions(interventions: Mapping[str, Any], path: str | Path, title: str | None = None) -> Path:
+    """Draws `interventions_figure` into `path` (a PNG) and returns the path."""
+    return _save(interventions_figure(interventions, title), path)

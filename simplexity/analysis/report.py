@@ -15,7 +15,8 @@ FIGURES = {"belief_geometry": "belief_geometry.png", "position_loss": "position_
 TRAINING_CURVE = "training_curve.png"
 ANALYSIS_CURVE = "analysis_curve.png"
 FACTORS_FIGURE = "factors.png"
-OUTPUT_FILES = (ANALYSIS_FILE, *FIGURES.values(), TRAINING_CURVE, ANALYSIS_CURVE, FACTORS_FIGURE)
+INTERVENTIONS_FIGURE = "interventions.png"
+OUTPUT_FILES = (ANALYSIS_FILE, *FIGURES.values(), TRAINING_CURVE, ANALYSIS_CURVE, FACTORS_FIGURE, INTERVENTIONS_FIGURE)
 SWEEP_TABLE = "analysis_table.json"
 
 
@@ -88,6 +89,8 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"  entropy rate: {report['entropy_rate']:.4f} nats")
     if "factors" in report:
         lines.extend(_factor_lines(report["factors"]))
+    if "interventions" in report:
+        lines.extend(_intervention_lines(report["interventions"]))
     for point in report.get("curve", []):
         scores = point["regression"][CONCATENATED]
         dims = ""
@@ -123,4 +126,31 @@ def _factor_lines(factors: dict[str, Any]) -> list[str]:
         random = factors["random_overlap"][name]
         first = ", ".join(f"{pair} {curve[0]:.4f}" for pair, curve in pairs.items() if curve)
         lines.append(f"  {name}: vary-one overlap at k=1 {first} (random {random[0]:.4f})")
+    return lines
+
+
+def _share(value: float | None) -> str:
+    return "nan" if value is None else f"{value:.1%}"
+
+
+def _intervention_lines(interventions: dict[str, Any]) -> list[str]:
+    """The intervention analyses in one line per site, after the model's own excess loss and the controls."""
+    lines = [
+        f"  interventions: model excess loss {_formatted(interventions['model_excess_loss'])} nats on the held-out "
+        f"contexts; implied by the best Markov baseline (order {interventions['best_markov_order']}) "
+        f"{_formatted(interventions['markov_implied_excess_loss'])}; {interventions['num_pairs']} patched pairs of "
+        f"{interventions['pair_length']} tokens"
+    ]
+    for site, scores in interventions["sites"].items():
+        patching, ablation = scores["patching"], scores["ablation"]
+        best = " (best probe)" if site == interventions["best_site"] else ""
+        lines.append(
+            f"  {site}{best}: probe-implied excess loss {_formatted(scores['probe_implied_excess_loss'])} "
+            f"(untrained {_formatted(scores['untrained_probe_implied_excess_loss'])}); patching removes "
+            f"{_share(patching['kl_removed_probe'])} of KL {patching['kl_before']:.4f} (random direction "
+            f"{_share(patching['kl_removed_random_direction'])}, Markov target "
+            f"{_share(patching['kl_removed_markov_target'])}); ablating the probe's {ablation['rank']} dimensions: "
+            f"excess loss {_formatted(ablation['excess_loss_probe_subspace'])} "
+            f"(random subspace {_formatted(ablation['excess_loss_random_subspace'])})"
+        )
     return lines

@@ -106,12 +106,20 @@ class CheckpointAnalysisSettings(ProbeSettings):
             or `sample` (the distinct prefixes of `num_sequences` sequences drawn from the process, with exact
             beliefs and probabilities: for a model trained on long contexts or a process with a large vocabulary).
         num_sequences: how many sequences `contexts=sample` draws.
+        sites: the activation sites probed (and intervened on), e.g. `[block_3.resid_post, final_norm]`; None for
+            the model's default sites (the embedding and each layer's output).
+        interventions: also run the intervention analyses at each site (`simplexity.analysis.interventions`):
+            probe-implied excess loss, belief patching and subspace ablation.
+        num_pairs: how many context pairs the belief patching patches.
     """
 
     max_contexts: int = 300_000
     batch_size: int = 4096
     contexts: str = "enumerate"
     num_sequences: int = 20_000
+    sites: list[str] | None = None
+    interventions: bool = False
+    num_pairs: int = 512
 
     def check(self) -> None:
         """Raises a `ConfigError` naming the field for a value that cannot be used."""
@@ -119,6 +127,13 @@ class CheckpointAnalysisSettings(ProbeSettings):
             raise ConfigError.invalid("contexts", self.contexts, f"must be one of {', '.join(CONTEXT_SOURCES)}")
         require_positive_int("batch_size", self.batch_size)
         require_positive_int("num_sequences", self.num_sequences)
+        if self.sites is not None and (
+            not self.sites or not all(isinstance(site, str) and site for site in self.sites)
+        ):
+            raise ConfigError.invalid("sites", self.sites, "must be null or a non-empty list of site names")
+        if not isinstance(self.interventions, bool):
+            raise ConfigError.invalid("interventions", self.interventions, "must be true or false")
+        require_positive_int("num_pairs", self.num_pairs)
         self.check_probes("")
 
 

@@ -16,6 +16,13 @@ from simplexity.predictive_models.oracle import BeliefStateOracle
 from simplexity.predictive_models.parameters import count_parameters, count_parameters_of_build, split_parameters
 from simplexity.predictive_models.predictive_model import PredictiveModel, as_predictive_model
 from simplexity.predictive_models.recurrent_network import RecurrentNetwork, build_gru_rnn, build_lstm
+from simplexity.predictive_models.sites import (
+    AbstractSiteModel,
+    Intervened,
+    SiteHooks,
+    UnknownSiteError,
+    intervene,
+)
 from simplexity.predictive_models.transformer import Transformer, build_gruformer, build_transformer
 
 if TYPE_CHECKING:
@@ -32,14 +39,18 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AbstractSiteModel",
     "ActivationsUnavailableError",
     "BeliefStateOracle",
     "GRULayer",
+    "Intervened",
     "LSTMLayer",
     "PenzaiModel",
     "PredictiveModel",
     "RecurrentNetwork",
+    "SiteHooks",
     "Transformer",
+    "UnknownSiteError",
     "as_predictive_model",
     "build_gru_rnn",
     "build_gruformer",
@@ -48,6 +59,7 @@ __all__ = [
     "capture_activations",
     "count_parameters",
     "count_parameters_of_build",
+    "intervene",
     "split_parameters",
     "summarize",
 ]

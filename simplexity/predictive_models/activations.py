@@ -1,48 +1,46 @@
-"""Named intermediate activations of a model, and a summary of them with its parameter count."""
+"""A model's activations at its named sites, and a summary of them with its parameter count."""
 
-from typing import cast
+from collections.abc import Collection
 
 import jax
 from jaxtyping import Array, Float, Int
 
 from simplexity.predictive_models.parameters import count_parameters
 from simplexity.predictive_models.predictive_model import PredictiveModel
+from simplexity.predictive_models.sites import AbstractSiteModel, UnknownSiteError
 
 
 class ActivationsUnavailableError(TypeError):
-    """The model does not expose intermediate activations."""
+    """The model has no named activation sites (or none of those asked for)."""
 
 
 def capture_activations(
-    model: PredictiveModel, tokens: Int[Array, "batch seq"]
-) -> dict[str, Float[Array, "batch seq features"]]:
-    """Returns the model's named intermediate activations, each shape `(batch, seq, features)`.
+    model: PredictiveModel, tokens: Int[Array, "batch seq"], sites: Collection[str] | None = None
+) -> dict[str, Float[Array, "batch ..."]]:
+    """Returns the model's activations at `sites` (its `default_sites` when None), batch axis first.
 
-    For a transformer: the residual stream after the embedding and after every block; for a recurrent
-    network: the embedding and every layer's hidden state. A model exposes them with a method
-    `activations(tokens) -> dict[str, Array]`.
+    The default sites are the residual stream after the embedding and after every block of a transformer, and the
+    embedding and every layer's output of a recurrent network. A model has sites when it derives from
+    `AbstractSiteModel` (`simplexity.predictive_models.sites`).
 
     Raises:
-        ActivationsUnavailableError: when the model has no `activations` method.
+        ActivationsUnavailableError: when the model has no sites, or not one of `sites`.
     """
-    activations = getattr(model, "activations", None)
-    if not callable(activations):
+    if not isinstance(model, AbstractSiteModel) or not model.sites:
         raise ActivationsUnavailableError(
-            f"{type(model).__name__} exposes no activations: give it a method activations(tokens) -> dict"
+            f"{type(model).__name__} has no named activation sites: derive it from AbstractSiteModel"
         )
     try:
-        captured = cast(dict[str, Array], activations(tokens))
-    except TypeError as error:
+        return model.activations(tokens, sites)
+    except UnknownSiteError as error:
         raise ActivationsUnavailableError(str(error)) from error
-    return captured
 
 
 def summarize(model: PredictiveModel, tokens: Int[Array, "batch seq"]) -> str:
-    """Returns a short summary: class, parameter count, and the shape of each named activation (if any)."""
+    """Returns a short summary: class, parameter count, and the shape of each site's activation (if any)."""
     lines = [f"{type(model).__name__}: {count_parameters(model):,} parameters"]
-    try:
-        shapes = jax.eval_shape(lambda t: capture_activations(model, t), tokens)
-    except ActivationsUnavailableError:
+    if not isinstance(model, AbstractSiteModel) or not model.sites:
         return lines[0]
+    shapes = jax.eval_shape(lambda t: model.activations(t, model.sites), tokens)
     lines += [f"  {name}: {tuple(shape.shape)}" for name, shape in shapes.items()]
     return "\n".join(lines)

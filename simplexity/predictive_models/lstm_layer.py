@@ -39,6 +39,17 @@ class LSTMLayer(eqx.Module):
 
         Position is the leading axis; any axes between it and the features are batch axes (as in `GRULayer`).
         """
+        return self._recurrence(inputs, keep_cells=False)[0]
+
+    def with_cells(
+        self, inputs: Float[Array, "seq *batch input"]
+    ) -> tuple[Float[Array, "seq *batch hidden"], Float[Array, "seq *batch hidden"]]:
+        """Returns the hidden state and the cell state after every position."""
+        hidden_states, cell_states = self._recurrence(inputs, keep_cells=True)
+        assert cell_states is not None
+        return hidden_states, cell_states
+
+    def _recurrence(self, inputs: Array, keep_cells: bool) -> tuple[Array, Array | None]:
         # One array per gate, so that the scan's body reads whole arrays rather than slices of a stacked one.
         input_gates = tuple(
             inputs @ weight.T + bias
@@ -53,8 +64,8 @@ class LSTMLayer(eqx.Module):
             )
             cell = jax.nn.sigmoid(forget_gate) * cell + jax.nn.sigmoid(input_gate) * jnp.tanh(candidate)
             hidden = jax.nn.sigmoid(output_gate) * jnp.tanh(cell)
-            return (hidden, cell), hidden
+            return (hidden, cell), ((hidden, cell) if keep_cells else (hidden, None))
 
         zeros = jnp.zeros((*inputs.shape[1:-1], self.hidden_size), inputs.dtype)
-        _, hidden_states = jax.lax.scan(step, (zeros, zeros), input_gates)
-        return hidden_states
+        _, (hidden_states, cell_states) = jax.lax.scan(step, (zeros, zeros), input_gates)
+        return hidden_states, cell_states

@@ -8,12 +8,13 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from simplexity.predictive_models.gru_layer import GRULayer
 from simplexity.predictive_models.lstm_layer import LSTMLayer
+from simplexity.predictive_models.sites import AbstractSiteModel, SiteHooks
 from simplexity.predictive_models.sizes import check_positive_sizes
 
 RecurrentLayer = GRULayer | LSTMLayer
 
 
-class RecurrentNetwork(eqx.Module):
+class RecurrentNetwork(AbstractSiteModel):
     """Token embedding, stacked recurrent layers (each optionally followed by layer norm), linear read-out.
 
     Arguments:
@@ -52,25 +53,56 @@ class RecurrentNetwork(eqx.Module):
         self.norms = tuple(eqx.nn.LayerNorm(hidden_size) for _ in range(num_layers)) if layer_norm else None
         self.head = eqx.nn.Linear(hidden_size, vocab_size, key=head_key)
 
-    def __call__(self, tokens: Int[Array, "batch seq"]) -> Float[Array, "batch seq vocab"]:
-        """Returns next-token logits for a batch of sequences."""
-        return self._forward(tokens)[0]
-
-    def activations(self, tokens: Int[Array, "batch seq"]) -> dict[str, Float[Array, "batch seq features"]]:
-        """Returns the embedding (`"embedding"`) and every layer's output (`"layer_0"`, ...) at every position."""
-        return self._forward(tokens)[1]
-
-    def _forward(self, tokens: Int[Array, "batch seq"]) -> tuple[Float[Array, "batch seq vocab"], dict[str, Array]]:
-        # Position-major inside: each layer runs one recurrence over the whole batch, `(seq, batch, features)`.
-        features = self.embedding[tokens.T]
-        activations = {"embedding": features}
+    @property
+    def sites(self) -> tuple[str, ...]:
+        """`embed`, then per layer its `hidden` state (after the LSTM's `cell`) and, with layer norm, `normed`."""
+        names = ["embed"]
         for index, layer in enumerate(self.layers):
-            features = layer(features)
+            if isinstance(layer, LSTMLayer):
+                names.append(f"layer_{index}.cell")
+            names.append(f"layer_{index}.hidden")
             if self.norms is not None:
-                features = jax.vmap(jax.vmap(self.norms[index]))(features)
-            activations[f"layer_{index}"] = features
+                names.append(f"layer_{index}.normed")
+        return tuple(names)
+
+    @property
+    def default_sites(self) -> tuple[str, ...]:
+        """`embed` and each layer's output: its hidden state, normalised when the network has layer norm."""
+        output = "hidden" if self.norms is None else "normed"
+        return ("embed", *(f"layer_{index}.{output}" for index in range(len(self.layers))))
+
+    def forward_with_hooks(self, tokens: Int[Array, "batch seq"], hooks: SiteHooks) -> Float[Array, "batch seq vocab"]:
+        """Returns next-token logits, passing every site's activation through `hooks`.
+
+        An edit of `layer_i.hidden` (or `layer_i.normed`) changes what the next layer and the head read; the
+        layer's own recurrence carries its unedited state to the next position. `layer_i.cell` can be read but
+        not edited, since the cell state never leaves the LSTM's recurrence.
+        """
+        # Position-major inside: each layer runs one recurrence over the whole batch, `(seq, batch, features)`.
+        features = _position_major_site(hooks, "embed", self.embedding[tokens.T])
+        for index, layer in enumerate(self.layers):
+            prefix = f"layer_{index}."
+            if isinstance(layer, LSTMLayer) and hooks.wants(f"{prefix}cell"):
+                if f"{prefix}cell" in hooks.edits:
+                    raise ValueError(f"site {prefix}cell can be read but not edited: the LSTM's cell state is internal")
+                features, cells = layer.with_cells(features)
+                _position_major_site(hooks, f"{prefix}cell", cells)
+            else:
+                features = layer(features)
+            features = _position_major_site(hooks, f"{prefix}hidden", features)
+            if self.norms is not None:
+                features = _position_major_site(
+                    hooks, f"{prefix}normed", jax.vmap(jax.vmap(self.norms[index]))(features)
+                )
         logits = jax.vmap(jax.vmap(self.head))(features)
-        return logits.swapaxes(0, 1), {name: value.swapaxes(0, 1) for name, value in activations.items()}
+        return logits.swapaxes(0, 1)
+
+
+def _position_major_site(hooks: SiteHooks, site: str, features: Float[Array, "seq batch features"]) -> Array:
+    """Passes position-major `features` through `hooks` at `site` as `(batch, seq, features)`, when it is wanted."""
+    if not hooks.wants(site):
+        return features
+    return hooks(site, features.swapaxes(0, 1)).swapaxes(0, 1)
 
 
 def build_gru_rnn(

@@ -1,5 +1,6 @@
 """A decoder-only transformer, and the GRUFormer: the same network with a GRU in place of attention."""
 
+from collections.abc import Callable
 from typing import Literal
 
 import equinox as eqx
@@ -8,6 +9,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from simplexity.predictive_models.gru_layer import GRULayer
+from simplexity.predictive_models.sites import AbstractSiteModel, SiteHooks
 from simplexity.predictive_models.sizes import check_positive_sizes
 
 Mixer = Literal["attention", "gru"]
@@ -34,21 +36,50 @@ def apply_rotary(x: Float[Array, "seq heads head_dim"]) -> Float[Array, "seq hea
     return rotated.astype(x.dtype)
 
 
+def per_position(layer: Callable[[Array], Array], x: Float[Array, "batch seq features"]) -> Array:
+    """Returns `layer` (a function of one position's features) applied at every position of every sequence."""
+    return jax.vmap(jax.vmap(layer))(x)
+
+
+def causal_attention_pattern(
+    queries: Float[Array, "batch seq heads head_dim"], keys: Float[Array, "batch seq heads head_dim"]
+) -> Float[Array, "batch heads seq seq"]:
+    """Returns the attention weights of every query position over the key positions `0..t`, scaled by 1/sqrt(head_dim).
+
+    The same computation as `jax.nn.dot_product_attention`'s XLA implementation: scores in at least float32
+    (half-precision inputs multiplied with float32 accumulation), masked above the diagonal, softmax in float32,
+    then cast to the keys' dtype. Each row sums to 1 over the keys it may see; the others get exactly 0.
+    """
+    seq_len, head_dim = queries.shape[1], queries.shape[-1]
+    scores_dtype = jnp.promote_types(queries.dtype, jnp.float32)
+    precision = {
+        jnp.dtype(jnp.bfloat16): jax.lax.DotAlgorithmPreset.BF16_BF16_F32,
+        jnp.dtype(jnp.float16): jax.lax.DotAlgorithmPreset.F16_F16_F32,
+    }.get(jnp.dtype(queries.dtype))
+    scores = jnp.einsum(
+        "bqhd,bkhd->bhqk", queries, keys, precision=precision, preferred_element_type=scores_dtype
+    ) * jnp.array(head_dim**-0.5, scores_dtype)
+    causal = jnp.tril(jnp.ones((seq_len, seq_len), dtype=bool))
+    scores = jnp.where(causal, scores, jnp.asarray(0.7 * jnp.finfo(scores_dtype).min, scores_dtype))
+    return jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(keys.dtype)
+
+
 class CausalSelfAttention(eqx.Module):
     """Multi-head self-attention in which position `t` attends only to positions `0..t`.
 
-    The attention itself is `jax.nn.dot_product_attention` with `is_causal=True`, so the kernel applies the causal
-    mask itself (cuDNN skips the masked blocks instead of computing and discarding them).
+    With `attention_implementation="xla"` the attention weights are computed explicitly
+    (`causal_attention_pattern`), so that they can be read and edited as the site `attn_pattern`. With `"cudnn"`
+    the attention is `jax.nn.dot_product_attention`'s fused kernel, which applies the causal mask itself (skipping
+    the masked blocks) and never forms the weights: that model has no `attn_pattern` site.
 
     Arguments:
         d_model: features of the residual stream.
         num_heads: attention heads; must divide `d_model`.
         rotary: whether to apply rotary position embedding to queries and keys.
-        attention_implementation: the kernel of `jax.nn.dot_product_attention`. `"xla"` runs on every backend in
-            every dtype (scores and softmax in at least float32). `"cudnn"` is cuDNN's fused flash attention: it
-            needs an NVIDIA GPU, parameters and activations in half precision (bfloat16 or float16) and a head
-            size `d_model / num_heads` that is a multiple of 8 (at most 128, or 256 on Hopper and later); it
-            raises at trace time otherwise.
+        attention_implementation: `"xla"` runs on every backend in every dtype (scores and softmax in at least
+            float32). `"cudnn"` is cuDNN's fused flash attention: it needs an NVIDIA GPU, parameters and
+            activations in half precision (bfloat16 or float16) and a head size `d_model / num_heads` that is a
+            multiple of 8 (at most 128, or 256 on Hopper and later); it raises at trace time otherwise.
         key: PRNG key for the four projections.
     """
 
@@ -90,20 +121,25 @@ class CausalSelfAttention(eqx.Module):
         self.rotary = rotary
         self.attention_implementation = attention_implementation
 
-    def __call__(self, x: Float[Array, "seq d_model"]) -> Float[Array, "seq d_model"]:
-        """Returns the attention output for one sequence."""
-        seq_len, d_model = x.shape
+    def __call__(
+        self, x: Float[Array, "batch seq d_model"], hooks: SiteHooks, pattern_site: str
+    ) -> Float[Array, "batch seq d_model"]:
+        """Returns the attention output for a batch of sequences; the weights pass through `hooks` at `pattern_site`."""
+        batch, seq_len, d_model = x.shape
         head_dim = d_model // self.num_heads
-        queries = jax.vmap(self.query_proj)(x).reshape(seq_len, self.num_heads, head_dim)
-        keys = jax.vmap(self.key_proj)(x).reshape(seq_len, self.num_heads, head_dim)
-        values = jax.vmap(self.value_proj)(x).reshape(seq_len, self.num_heads, head_dim)
+
+        def heads(projection: eqx.nn.Linear) -> Array:
+            return per_position(projection, x).reshape(batch, seq_len, self.num_heads, head_dim)
+
+        queries, keys, values = heads(self.query_proj), heads(self.key_proj), heads(self.value_proj)
         if self.rotary:
-            queries, keys = apply_rotary(queries), apply_rotary(keys)
-        # Unbatched (seq, heads, head_dim) inputs; callers vmap over sequences. Scaled by 1/sqrt(head_dim).
-        heads = jax.nn.dot_product_attention(
-            queries, keys, values, is_causal=True, implementation=self.attention_implementation
-        )
-        return jax.vmap(self.output_proj)(heads.reshape(seq_len, d_model))
+            queries, keys = jax.vmap(apply_rotary)(queries), jax.vmap(apply_rotary)(keys)
+        if self.attention_implementation == "cudnn":
+            mixed = jax.nn.dot_product_attention(queries, keys, values, is_causal=True, implementation="cudnn")
+        else:
+            pattern = hooks(pattern_site, causal_attention_pattern(queries, keys))
+            mixed = jnp.einsum("bhqk,bkhd->bqhd", pattern, values)
+        return per_position(self.output_proj, mixed.reshape(batch, seq_len, d_model))
 
 
 class MLP(eqx.Module):
@@ -123,16 +159,21 @@ class MLP(eqx.Module):
         self.up = eqx.nn.Linear(d_model, hidden_size, key=up_key)
         self.down = eqx.nn.Linear(hidden_size, d_model, key=down_key)
 
-    def __call__(self, x: Float[Array, " d_model"]) -> Float[Array, " d_model"]:
-        """Returns the output for one position."""
-        return self.down(jax.nn.gelu(self.up(x)))
+    def __call__(self, x: Float[Array, "batch seq d_model"], hooks: SiteHooks, prefix: str) -> Array:
+        """Returns the output at every position; the hidden layer passes through `hooks` at `<prefix>mlp_hidden`."""
+        hidden = hooks(f"{prefix}mlp_hidden", jax.nn.gelu(per_position(self.up, x)))
+        return per_position(self.down, hidden)
 
 
 class Block(eqx.Module):
     """A pre-norm residual block: `x + mixer(norm1(x))`, then `x + mlp(norm2(x))`.
 
+    Its sites, each prefixed `block_i.`: `resid_pre` (the stream it receives), `attn_pattern` (attention only),
+    `attn_out` (or `gru_out`: the mixer's output), `resid_mid` (the stream after the mixer), `mlp_hidden`,
+    `mlp_out` and `resid_post` (the stream it passes on).
+
     Arguments:
-        mixer: mixes information across positions, `(seq, d_model) -> (seq, d_model)`, causally.
+        mixer: mixes information across positions, `(batch, seq, d_model) -> (batch, seq, d_model)`, causally.
         d_model: features of the residual stream.
         mlp_hidden: hidden features of the MLP.
         key: PRNG key for the MLP.
@@ -149,18 +190,38 @@ class Block(eqx.Module):
         self.norm2 = eqx.nn.LayerNorm(d_model)
         self.mlp = MLP(d_model, mlp_hidden, key=key)
 
-    def __call__(self, x: Float[Array, "seq d_model"]) -> Float[Array, "seq d_model"]:
-        """Returns the residual stream after this block, for one sequence."""
-        x = x + self.mixer(jax.vmap(self.norm1)(x))
-        x = x + jax.vmap(self.mlp)(jax.vmap(self.norm2)(x))
-        return x
+    def sites(self, prefix: str) -> tuple[str, ...]:
+        """This block's sites, each name starting with `prefix`, in the order the forward pass reaches them."""
+        if isinstance(self.mixer, GRULayer):
+            mixer_sites = ("gru_out",)
+        elif self.mixer.attention_implementation == "cudnn":
+            mixer_sites = ("attn_out",)
+        else:
+            mixer_sites = ("attn_pattern", "attn_out")
+        names = ("resid_pre", *mixer_sites, "resid_mid", "mlp_hidden", "mlp_out", "resid_post")
+        return tuple(prefix + name for name in names)
+
+    def __call__(self, x: Float[Array, "batch seq d_model"], hooks: SiteHooks, prefix: str) -> Array:
+        """Returns the residual stream after this block, passing each of its sites through `hooks`."""
+        x = hooks(f"{prefix}resid_pre", x)
+        normed = per_position(self.norm1, x)
+        if isinstance(self.mixer, GRULayer):  # the GRU runs position-major
+            mixed = hooks(f"{prefix}gru_out", self.mixer(normed.swapaxes(0, 1)).swapaxes(0, 1))
+        else:
+            mixed = hooks(f"{prefix}attn_out", self.mixer(normed, hooks, f"{prefix}attn_pattern"))
+        x = hooks(f"{prefix}resid_mid", x + mixed)
+        out = hooks(f"{prefix}mlp_out", self.mlp(per_position(self.norm2, x), hooks, prefix))
+        return hooks(f"{prefix}resid_post", x + out)
 
 
-class Transformer(eqx.Module):
+class Transformer(AbstractSiteModel):
     """Token (and position) embedding, pre-norm blocks, a final LayerNorm and a linear head to logits.
 
     With `mixer="attention"` this is a decoder-only transformer; with `mixer="gru"` it is a GRUFormer, in which
     a GRU run over the sequence replaces attention (the recurrence carries position, so it needs no positions).
+
+    Sites: `embed` (token plus position embedding), each block's (`Block`), and `final_norm` (the stream the head
+    reads). The default sites are `embed` and each block's `resid_post`.
 
     Arguments:
         vocab_size: number of distinct tokens.
@@ -229,25 +290,24 @@ class Transformer(eqx.Module):
         self.mixer = mixer
         self.positions = positions
 
-    def __call__(self, tokens: Int[Array, "batch seq"]) -> Float[Array, "batch seq vocab"]:
-        """Returns next-token logits for a batch of sequences."""
-        logits, _ = jax.vmap(self.forward)(tokens)
-        return logits
+    @property
+    def sites(self) -> tuple[str, ...]:
+        """`embed`, every block's sites in order, `final_norm`."""
+        block_sites = [name for index, block in enumerate(self.blocks) for name in block.sites(f"block_{index}.")]
+        return ("embed", *block_sites, "final_norm")
 
-    def activations(self, tokens: Int[Array, "batch seq"]) -> dict[str, Float[Array, "batch seq d_model"]]:
-        """Returns the residual stream after the embedding (`"embedding"`) and after every block (`"block_i"`)."""
-        _, residuals = jax.vmap(self.forward)(tokens)
-        return residuals
+    @property
+    def default_sites(self) -> tuple[str, ...]:
+        """`embed` and the residual stream after every block."""
+        return ("embed", *(f"block_{index}.resid_post" for index in range(len(self.blocks))))
 
-    def forward(
-        self, tokens: Int[Array, " seq"]
-    ) -> tuple[Float[Array, "seq vocab"], dict[str, Float[Array, "seq d_model"]]]:
-        """Returns the next-token logits of one sequence and its residual stream after the embedding and each block.
+    def forward_with_hooks(self, tokens: Int[Array, "batch seq"], hooks: SiteHooks) -> Float[Array, "batch seq vocab"]:
+        """Returns next-token logits, passing every site's activation through `hooks`.
 
         Raises:
             ValueError: at trace time, if a learned-position model gets more tokens than it has positions.
         """
-        seq_len = tokens.shape[0]
+        seq_len = tokens.shape[1]
         x = self.token_embedding[tokens]
         if self.position_embedding is not None:
             max_sequence_len = self.position_embedding.shape[0]
@@ -257,12 +317,10 @@ class Transformer(eqx.Module):
                     "of this learned-position model"
                 )
             x = x + self.position_embedding[:seq_len]
-        residuals = {"embedding": x}
+        x = hooks("embed", x)
         for index, block in enumerate(self.blocks):
-            x = block(x)
-            residuals[f"block_{index}"] = x
-        logits = jax.vmap(self.head)(jax.vmap(self.final_norm)(x))
-        return logits, residuals
+            x = block(x, hooks, f"block_{index}.")
+        return per_position(self.head, hooks("final_norm", per_position(self.final_norm, x)))
 
 
 def build_transformer(

@@ -1,4 +1,3 @@
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -6,10 +5,10 @@ import pytest
 
 from simplexity.analysis import CONCATENATED, analyze_model
 from simplexity.generative_processes import HiddenMarkovModel, myopic_entropy
-from simplexity.predictive_models import ActivationsUnavailableError
+from simplexity.predictive_models import AbstractSiteModel, ActivationsUnavailableError
 
 
-class BayesFilter(eqx.Module):
+class BayesFilter(AbstractSiteModel):
     """The exact predictor: its only activation is the belief, its logits the log of the next-token distribution."""
 
     process: HiddenMarkovModel
@@ -21,11 +20,16 @@ class BayesFilter(eqx.Module):
 
         return jax.lax.scan(step, self.process.initial_state, tokens)[1]
 
-    def activations(self, tokens):
-        return {"belief": jax.vmap(self._beliefs)(tokens)}
+    @property
+    def sites(self):
+        return ("belief",)
 
-    def __call__(self, tokens):
-        beliefs = jax.vmap(self._beliefs)(tokens)
+    @property
+    def default_sites(self):
+        return ("belief",)
+
+    def forward_with_hooks(self, tokens, hooks):
+        beliefs = hooks("belief", jax.vmap(self._beliefs)(tokens))
         return jnp.log(jax.vmap(jax.vmap(self.process.observation_probability_distribution))(beliefs))
 
 
@@ -39,7 +43,7 @@ def test_the_exact_predictor_has_r2_one_and_loss_equal_to_myopic_entropy(mess3):
 
 def test_every_activation_and_their_concatenation_is_probed(mess3, tiny_gru_rnn):
     geometry = analyze_model(tiny_gru_rnn, mess3, 4, batch_size=50)
-    assert list(geometry.probes) == ["embedding", "layer_0", "layer_1", CONCATENATED]
+    assert list(geometry.probes) == ["embed", "layer_0.hidden", "layer_1.hidden", CONCATENATED]
     assert geometry.predictions[CONCATENATED].shape == (len(geometry.dataset), 3)
     assert len(geometry.test) + len(geometry.train) == len(geometry.dataset)
     # Cross-entropy is never below entropy.
@@ -61,5 +65,5 @@ def test_a_model_without_activations_is_refused_before_running(mess3):
     def uniform(tokens):
         return jnp.zeros((*tokens.shape, 3))
 
-    with pytest.raises(ActivationsUnavailableError, match="exposes no activations"):
+    with pytest.raises(ActivationsUnavailableError, match="has no named activation sites"):
         analyze_model(uniform, mess3, 3)  # pyright: ignore[reportArgumentType]

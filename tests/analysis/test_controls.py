@@ -131,8 +131,8 @@ def test_pca_reports_the_components_holding_each_share_of_the_variance(geometry)
         assert cumulative[count - 1] >= share - 1e-12
         assert count == 1 or cumulative[count - 2] < share
     summary = geometry.summary()
-    assert set(summary["pca_components_for_variance"]["layer_1"]) == {"0.8", "0.9", "0.95", "0.99"}
-    assert summary["pca_cumulative_explained_variance"]["layer_1"][-1] == pytest.approx(1.0)
+    assert set(summary["pca_components_for_variance"]["layer_1.hidden"]) == {"0.8", "0.9", "0.95", "0.99"}
+    assert summary["pca_cumulative_explained_variance"]["layer_1.hidden"][-1] == pytest.approx(1.0)
 
 
 def test_the_mixture_is_analysable():
@@ -185,7 +185,7 @@ def test_ratios_to_an_exact_markov_baseline_are_undefined(golden_mean_geometry):
             assert scores["rmse_over_untrained"] == pytest.approx(scores["rmse"] / untrained[name]["rmse"])
     # The embedding sees the last token, so its probe (and the concatenation's) is exact; the recurrent layer's
     # untrained probe is not, and its ratio stays a number.
-    assert untrained["embedding"]["exact"] and not untrained["layer_0"]["exact"]
+    assert untrained["embed"]["exact"] and not untrained["layer_0.hidden"]["exact"]
     assert "order-1 Markov baseline (exact)" in geometry.control_predictions
 
 
@@ -221,7 +221,7 @@ def test_a_process_of_one_state_makes_every_control_exact():
     report = format_report({**summary, "step": 0, "entropy_rate": None})
     assert "x untrained undefined, x best Markov undefined" in report
     assert "RMSE=0.0000, exact: it predicts every held-out belief, so ratios to it are undefined" in report
-    assert "the untrained model's probes of embedding, layer_0, concatenated are exact" in report
+    assert "the untrained model's probes of embed, layer_0.hidden, concatenated are exact" in report
 
 
 @pytest.mark.parametrize(

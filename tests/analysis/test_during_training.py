@@ -51,7 +51,7 @@ def test_probes_log_at_their_steps_and_compile_nothing_more(experiment, monkeypa
     assert [step for step, record in logged.items() if f"analysis/{CONCATENATED}/r2" in record] == [4, 8]
     assert all(not any(key.startswith("analysis/") for key in record) for record in plain.metrics)
     for key in ("r2", "rmse", "rmse_over_untrained", "rmse_over_best_markov"):
-        assert np.isfinite(logged[8][f"analysis/layer_0/{key}"])
+        assert np.isfinite(logged[8][f"analysis/layer_0.hidden/{key}"])
     # The same numbers as the analysis of the final model on the same contexts and split.
     geometry = analyze_contexts(result.model, probes.dataset, untrained=experiment.model)
     assert logged[8][f"analysis/{CONCATENATED}/rmse"] == pytest.approx(geometry.probes[CONCATENATED].rmse, rel=1e-9)
@@ -95,7 +95,7 @@ def test_ratios_to_an_exact_control_are_not_logged_as_the_analysis_leaves_them_u
         # The model is its own untrained control: a ratio of 1 where that control is not exact, none where it is.
         exact = summary["controls"]["untrained"][name]["exact"]
         assert record.get(f"analysis/{name}/rmse_over_untrained") == (None if exact else pytest.approx(1.0))
-    assert "analysis/embedding/rmse_over_untrained" not in record  # the last token fixes the belief
+    assert "analysis/embed/rmse_over_untrained" not in record  # the last token fixes the belief
     assert not any(key.startswith("analysis/factors/") for key in record)  # not a process made of factors
 
 
@@ -113,9 +113,9 @@ def test_a_factored_process_logs_its_factor_probes_dimensions_and_overlaps_as_th
         assert record[f"analysis/factors/{target}/rmse_over_untrained"] == pytest.approx(1.0)
     assert record["analysis/factors/reference/factored"] == 6  # three mess3 factors: 3 x (3 - 1)
     assert record["analysis/factors/reference/joint95"] == geometry["reference_dimensions"]["joint"]
-    assert record["analysis/factors/layer_1/dims95"] == geometry["dimensions"]["layer_1"]["0.95"]
-    overlaps = {key for key in record if key.startswith("analysis/factors/layer_1/overlap_k1/")}
-    assert overlaps == {f"analysis/factors/layer_1/overlap_k1/{pair}" for pair in ("0-1", "0-2", "1-2")}
+    assert record["analysis/factors/layer_1.hidden/dims95"] == geometry["dimensions"]["layer_1.hidden"]["0.95"]
+    overlaps = {key for key in record if key.startswith("analysis/factors/layer_1.hidden/overlap_k1/")}
+    assert overlaps == {f"analysis/factors/layer_1.hidden/overlap_k1/{pair}" for pair in ("0-1", "0-2", "1-2")}
     for pair in ("0-1", "0-2", "1-2"):
-        logged = record[f"analysis/factors/layer_1/overlap_k1/{pair}"]
-        assert logged == pytest.approx(geometry["vary_one_overlap_k1"]["layer_1"][pair], rel=1e-9)
+        logged = record[f"analysis/factors/layer_1.hidden/overlap_k1/{pair}"]
+        assert logged == pytest.approx(geometry["vary_one_overlap_k1"]["layer_1.hidden"][pair], rel=1e-9)

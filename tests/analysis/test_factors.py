@@ -2,7 +2,6 @@
 
 import itertools
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,6 +22,7 @@ from simplexity.generative_processes import (
     SpecialTokenProcess,
     build_hidden_markov_model,
 )
+from simplexity.predictive_models import AbstractSiteModel
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ def test_a_process_without_factors_or_with_dependent_ones_is_named():
         vary_one_tokens(chain, 0, 4, 3, jax.random.key(0))
 
 
-class BeliefEmbedding(eqx.Module):
+class BeliefEmbedding(AbstractSiteModel):
     """A model whose one activation is the process's exact device state (factor beliefs side by side) times `E`."""
 
     process: FactoredProcess
@@ -140,10 +140,16 @@ class BeliefEmbedding(eqx.Module):
 
         return jax.vmap(run)(tokens)
 
-    def activations(self, tokens):
-        return {"block_0": self._states(tokens) @ self.embedding}
+    @property
+    def sites(self):
+        return ("block_0",)
 
-    def __call__(self, tokens):
+    @property
+    def default_sites(self):
+        return ("block_0",)
+
+    def forward_with_hooks(self, tokens, hooks):
+        hooks("block_0", self._states(tokens) @ self.embedding)
         distributions = jax.vmap(jax.vmap(self.process.observation_probability_distribution))(self._states(tokens))
         return jnp.log(distributions + 1e-30)
 

@@ -22,7 +22,13 @@ def test_preset_builds_the_papers_setting():
     experiment = build_experiment(cfg)
     assert count_parameters(experiment.model) == 51_395
     shapes = jax.eval_shape(lambda t: capture_activations(experiment.model, t), jnp.zeros((1, 10), jnp.int32))
-    assert sorted(shapes) == ["block_0", "block_1", "block_2", "block_3", "embedding"]
+    assert sorted(shapes) == [
+        "block_0.resid_post",
+        "block_1.resid_post",
+        "block_2.resid_post",
+        "block_3.resid_post",
+        "embed",
+    ]
 
 
 def test_paper_preset_is_the_published_training_setting():

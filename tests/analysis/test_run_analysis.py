@@ -30,7 +30,7 @@ def test_analysis_of_a_run_writes_its_report_and_figures(trained_run):
     assert result.returncode == 0, result.stderr
     report = json.loads((trained_run / "analysis.json").read_text())
     assert report["step"] == 6
-    assert set(report["regression"]) == {"embedding", "layer_0", "layer_1", "concatenated"}
+    assert set(report["regression"]) == {"embed", "layer_0.hidden", "layer_1.hidden", "concatenated"}
     assert set(report["regression"]["concatenated"]) == {
         "r2",
         "rmse",
@@ -126,9 +126,9 @@ def test_a_factored_run_gets_the_factored_analysis_in_its_report_curve_console_a
     targets = {"factor_0", "factor_1", "factor_2", "factors", "joint"}
     assert set(factors["probes"]) == targets and set(factors["untrained_probes"]) == targets
     assert factors["reference_dimensions"]["factored"] == 6  # three mess3 factors: 3 x (3 - 1)
-    assert set(factors["dimensions"]["layer_1"]) == {"0.8", "0.9", "0.95", "0.99"}
-    assert set(factors["vary_one_overlap"]["layer_1"]) == {"0-1", "0-2", "1-2"}
-    assert factors["random_overlap"]["layer_1"][0] == pytest.approx(1 / 64)  # hidden_size 64
+    assert set(factors["dimensions"]["layer_1.hidden"]) == {"0.8", "0.9", "0.95", "0.99"}
+    assert set(factors["vary_one_overlap"]["layer_1.hidden"]) == {"0-1", "0-2", "1-2"}
+    assert factors["random_overlap"]["layer_1.hidden"][0] == pytest.approx(1 / 64)  # hidden_size 64
     assert set(factors["coefficient_angles"]["concatenated"]["0-1"]) == {
         "overlap",
         "largest_cosine",
@@ -141,7 +141,7 @@ def test_a_factored_run_gets_the_factored_analysis_in_its_report_curve_console_a
     assert (run_dir / "factors.png").stat().st_size > 0
     assert "factor_2 probe from concatenated: held-out R^2=" in result.stdout
     assert "(factored line 6, joint line" in result.stdout
-    assert "layer_1: vary-one overlap at k=1 0-1 " in result.stdout
+    assert "layer_1.hidden: vary-one overlap at k=1 0-1 " in result.stdout
 
 
 def test_step_all_analyses_every_checkpoint_into_curves(trained_run, tmp_path):

@@ -18,7 +18,13 @@ from simplexity.config import CONFIG_DIR as PACKAGE_CONFIG_DIR
 from simplexity.config import load_config
 from simplexity.experiment import build_experiment
 from simplexity.persistence import Checkpointer
-from simplexity.predictive_models import PredictiveModel, capture_activations, split_parameters
+from simplexity.predictive_models import (
+    AbstractSiteModel,
+    PredictiveModel,
+    capture_activations,
+    intervene,
+    split_parameters,
+)
 from simplexity.training import initial_train_state
 
 CONFIG_DIR = PACKAGE_CONFIG_DIR
@@ -151,6 +157,51 @@ def test_activations_are_named_batch_seq_features_arrays(model_case, tokens):
     for name, value in activations.items():
         assert value.ndim == 3 and value.shape[:2] == (BATCH, SEQ), name
         assert np.all(np.isfinite(value)), name
+
+
+def test_every_site_has_its_documented_shape_and_attention_patterns_are_causal_rows_of_one(model_case, tokens):
+    _, model, _ = model_case
+    assert isinstance(model, AbstractSiteModel)
+    assert set(model.default_sites) <= set(model.sites)
+    activations = model.activations(tokens, model.sites)
+    assert list(activations) == list(model.sites)
+    for name, value in activations.items():
+        assert np.all(np.isfinite(value)), name
+        if name.endswith("attn_pattern"):  # (batch, heads, query, key)
+            assert value.ndim == 4 and value.shape[0] == BATCH and value.shape[2:] == (SEQ, SEQ), name
+            np.testing.assert_allclose(np.sum(value, axis=-1), 1.0, atol=1e-6)
+            assert np.all(np.triu(np.asarray(value), k=1) == 0), name  # no query sees a later key
+        else:
+            assert value.ndim == 3 and value.shape[:2] == (BATCH, SEQ), name
+
+
+def editable_sites(model: AbstractSiteModel) -> list[str]:
+    return [site for site in model.sites if not site.endswith(".cell")]  # an LSTM's cell state is read-only
+
+
+def test_the_identity_intervention_at_every_site_is_bit_identical(model_case, tokens):
+    _, model, _ = model_case
+    identity = intervene(model, {site: lambda activation: activation for site in editable_sites(model)})
+    call = eqx.filter_jit(lambda model, tokens: model(tokens))
+    np.testing.assert_array_equal(identity(tokens), model(tokens))
+    np.testing.assert_array_equal(call(identity, tokens), call(model, tokens))
+    recorded, intervened_record = model.activations(tokens, model.sites), identity.activations(tokens, model.sites)
+    for site in model.sites:
+        np.testing.assert_array_equal(intervened_record[site], recorded[site])
+
+
+def test_an_intervention_changes_no_site_before_it_and_reaches_the_logits(model_case, tokens):
+    _, model, _ = model_case
+    recorded, logits = model.activations(tokens, model.sites), model(tokens)
+    for index, site in enumerate(model.sites):
+        if site not in editable_sites(model):
+            continue
+        edited = intervene(model, {site: lambda activation: activation + 0.5})
+        after = edited.activations(tokens, model.sites)
+        for earlier in model.sites[:index]:
+            np.testing.assert_array_equal(after[earlier], recorded[earlier], err_msg=f"{earlier} after editing {site}")
+        assert not np.array_equal(after[site], recorded[site]), site
+        assert not np.array_equal(edited(tokens), logits), site
 
 
 def test_checkpoint_round_trip_restores_the_same_model(model_case, tokens, tmp_path):

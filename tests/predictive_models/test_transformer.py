@@ -12,7 +12,7 @@ from hydra import compose, initialize_config_dir
 
 from simplexity.config import CONFIG_DIR as PACKAGE_CONFIG_DIR
 from simplexity.config import register_configs
-from simplexity.predictive_models import PredictiveModel
+from simplexity.predictive_models import PredictiveModel, SiteHooks
 from simplexity.predictive_models.transformer import (
     CausalSelfAttention,
     Transformer,
@@ -112,12 +112,14 @@ def test_every_parameter_receives_a_gradient_under_jit(model):
 def test_activations_are_the_residual_stream_after_embedding_and_every_block(model):
     tokens = jax.random.randint(jax.random.key(2), (4, 7), 0, 3)
     activations = eqx.filter_jit(lambda model, tokens: model.activations(tokens))(model, tokens)
-    assert set(activations) == {"embedding", "block_0", "block_1"}
+    assert set(activations) == {"embed", "block_0.resid_post", "block_1.resid_post"}
     for value in activations.values():
         assert value.shape == (4, 7, 8)
     # The last residual stream, read out through the final norm and head, gives the logits.
     per_position = jax.vmap(jax.vmap(lambda x: model.head(model.final_norm(x))))
-    np.testing.assert_allclose(per_position(activations["block_1"]), logits_of(model, tokens), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        per_position(activations["block_1.resid_post"]), logits_of(model, tokens), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_learned_positions_reject_sequences_longer_than_max_sequence_len(learned_transformer):
@@ -209,7 +211,8 @@ def reference_logits(model: Transformer, tokens: jax.Array) -> jax.Array:
         for block in model.blocks:
             assert isinstance(block.mixer, CausalSelfAttention)
             x = x + reference_attention(block.mixer, jax.vmap(block.norm1)(x))
-            x = x + jax.vmap(block.mlp)(jax.vmap(block.norm2)(x))
+            mlp = block.mlp
+            x = x + jax.vmap(mlp.down)(jax.nn.gelu(jax.vmap(mlp.up)(jax.vmap(block.norm2)(x))))
         return jax.vmap(model.head)(jax.vmap(model.final_norm)(x))
 
     return jax.vmap(one_sequence)(tokens)
@@ -225,7 +228,10 @@ def test_attention_equals_explicit_causal_softmax_attention(num_heads, rotary):
     attention = CausalSelfAttention(16, num_heads, rotary=rotary, key=jax.random.key(4))
     x = jax.random.normal(jax.random.key(5), (3, 9, 16))
     np.testing.assert_allclose(
-        jax.vmap(attention)(x), jax.vmap(lambda x: reference_attention(attention, x))(x), rtol=1e-5, atol=1e-6
+        attention(x, SiteHooks(), "attn_pattern"),
+        jax.vmap(lambda x: reference_attention(attention, x))(x),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -233,7 +239,9 @@ def test_attention_equals_explicit_causal_softmax_attention(num_heads, rotary):
 def test_attention_gradients_equal_those_of_explicit_attention(rotary):
     attention = CausalSelfAttention(16, 4, rotary=rotary, key=jax.random.key(6))
     x = jax.random.normal(jax.random.key(7), (2, 7, 16))
-    grads = eqx.filter_jit(eqx.filter_grad(lambda attention: jnp.sum(jnp.sin(jax.vmap(attention)(x)))))(attention)
+    grads = eqx.filter_jit(
+        eqx.filter_grad(lambda attention: jnp.sum(jnp.sin(attention(x, SiteHooks(), "attn_pattern"))))
+    )(attention)
     reference_grads = eqx.filter_jit(
         eqx.filter_grad(lambda attention: jnp.sum(jnp.sin(jax.vmap(lambda x: reference_attention(attention, x))(x))))
     )(attention)
