@@ -38,7 +38,7 @@ def test_every_cell_runs_in_a_kernel_without_an_error(executed):
 def test_the_notebook_trains_and_compares_with_the_optimum(executed):
     text = printed(executed)
     assert "entropy rate: 1.0889 nats" in text
-    assert "layer_0 (2, 16, 64)" in text
+    assert "layer_0.hidden (2, 16, 64)" in text
     validation = next(line for line in text.splitlines() if line.startswith("validation loss:"))
     assert float(validation.split()[2]) < 1.1
 
@@ -49,4 +49,4 @@ def test_the_stored_notebook_holds_the_outputs_of_one_run_in_order():
     assert [cell["execution_count"] for cell in code_cells] == list(range(1, len(code_cells) + 1))
     assert all(cell["outputs"] for cell in code_cells)
     stored = printed(nbformat.reads(json.dumps(notebook), as_version=4))
-    assert "entropy rate: 1.0889 nats" in stored and "layer_0 (2, 16, 64)" in stored
+    assert "entropy rate: 1.0889 nats" in stored and "layer_0.hidden (2, 16, 64)" in stored
