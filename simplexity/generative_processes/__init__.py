@@ -56,6 +56,12 @@ from simplexity.generative_processes.synchronization import (
     state_uncertainty,
     synchronization_information,
 )
+from simplexity.generative_processes.transforms import (
+    inflate_vocabulary,
+    markov_approximation,
+    random_epsilon_machine,
+    time_reverse,
+)
 
 __all__ = [
     "GHMM_PROCESSES",
@@ -90,18 +96,22 @@ __all__ = [
     "estimate_excess_entropy",
     "estimate_statistical_complexity",
     "excess_entropy",
+    "inflate_vocabulary",
     "join_factor_tokens",
     "kronecker_presentation",
+    "markov_approximation",
     "markov_order",
     "mixed_state_graph",
     "myopic_entropy",
     "noisy_presentation",
     "nonergodic_mixture",
+    "random_epsilon_machine",
     "split_joint_tokens",
     "state_uncertainty",
     "stationary_distribution",
     "statistical_complexity",
     "synchronization_information",
+    "time_reverse",
     "to_bits",
     "transient_information",
     "word_beliefs",
