@@ -44,7 +44,8 @@ def _analyze(cfg: DictConfig) -> None:
         return
     report = analyze_run(run_dir, options, progress=_show_progress)
     print(format_report(report))
-    print(f"wrote {ANALYSIS_FILE} and {', '.join(report['figures'])} to {report['output_dir']}")
+    files = [*report["figures"], *report["machine"].get("files", [])]
+    print(f"wrote {ANALYSIS_FILE} and {', '.join(files)} to {report['output_dir']}")
 
 
 def _show_progress(line: str) -> None:

@@ -23,6 +23,7 @@ from simplexity.analysis.plots import (
     plot_belief_geometry,
     plot_factors,
     plot_interventions,
+    plot_machine,
     plot_position_losses,
     plot_training_curve,
 )
@@ -32,6 +33,7 @@ from simplexity.analysis.report import (
     FACTORS_FIGURE,
     FIGURES,
     INTERVENTIONS_FIGURE,
+    MACHINE_FILES,
     OUTPUT_FILES,
     SWEEP_TABLE,
     TRAINING_CURVE,
@@ -39,6 +41,9 @@ from simplexity.analysis.report import (
 from simplexity.analysis.settings import AnalysisOptions
 from simplexity.config import ConfigError
 from simplexity.experiment import training_entropy_rate
+from simplexity.generative_processes import GenerativeProcess
+from simplexity.generative_processes.export import Machine, epsilon_machine, presentation_machine, to_dot, to_json
+from simplexity.generative_processes.mixed_state_presentation import UnboundedMixedStatesError
 from simplexity.logging import read_jsonl_metrics
 from simplexity.persistence.checkpointer import DamagedCheckpointError
 from simplexity.predictive_models import AbstractSiteModel, ActivationsUnavailableError, PredictiveModel
@@ -168,6 +173,41 @@ def _check_sites(run: Run, model: PredictiveModel, options: AnalysisOptions) -> 
             )
 
 
+# A machine is exported when its matrices hold at most this many entries, and drawn when it has at most this many
+# states (more would not be legible).
+MAX_MACHINE_ENTRIES = 1_000_000
+MAX_DRAWN_STATES = 30
+
+
+def _process_machine(process: GenerativeProcess) -> Machine | None:
+    """The process's epsilon-machine, or its own presentation where the mixed states do not close in 1,000.
+
+    None for a presentation whose matrices hold more than `MAX_MACHINE_ENTRIES` entries (a large factored product,
+    say), which is neither explored nor exported.
+    """
+    presentation = process.presentation
+    if presentation.vocab_size * presentation.num_states**2 > MAX_MACHINE_ENTRIES:
+        return None
+    try:
+        return epsilon_machine(process, max_states=1_000)
+    except UnboundedMixedStatesError:
+        return presentation_machine(process)
+
+
+def _write_machine(process: GenerativeProcess, output_dir: Path, title: str) -> tuple[dict[str, Any], list[Path]]:
+    """Writes the process's machine as DOT and JSON (and a figure when small enough); returns its summary and files."""
+    machine = _process_machine(process)
+    if machine is None:
+        return {"kind": None}, []
+    paths = [output_dir / MACHINE_FILES["dot"], output_dir / MACHINE_FILES["json"]]
+    paths[0].write_text(to_dot(machine), encoding="utf-8")
+    paths[1].write_text(to_json(machine) + "\n", encoding="utf-8")
+    if len(machine.labels) <= MAX_DRAWN_STATES:
+        paths.append(plot_machine(machine, output_dir / MACHINE_FILES["figure"], f"{machine.name} · {title}"))
+    kind = "epsilon-machine" if machine.name.endswith("epsilon-machine") else "presentation"
+    return {"kind": kind, "num_states": len(machine.labels), "files": [path.name for path in paths]}, paths
+
+
 def _best_average_loss(run: Run, geometry: BeliefGeometry) -> float | None:
     """The lowest achievable mean loss over the trained context: the mean of its positions' myopic entropies.
 
@@ -294,6 +334,7 @@ def _analyze_into(
             batch_size=options.batch_size,
         ).summary()
         figures.append(plot_interventions(interventions, output_dir / INTERVENTIONS_FIGURE, title))
+    machine_summary, machine_files = _write_machine(run.experiment.process, output_dir, title)
     records = read_jsonl_metrics(run.run_dir / METRICS_FILE)
     metrics = [record for record in records if "loss" in record]
     if metrics:
@@ -329,6 +370,7 @@ def _analyze_into(
         "best_average_loss": best_loss,
         "final_training_loss": metrics[-1]["loss"] if metrics else None,
         "figures": [path.name for path in figures],
+        "machine": machine_summary,
     }
     if factors is not None:
         report["factors"] = factors.summary()
@@ -340,7 +382,7 @@ def _analyze_into(
     path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     from simplexity.logging.mlflow_logger import log_analysis_artifacts  # MLflow loads here, not on import
 
-    log_analysis_artifacts(run.run_dir, [path, *figures])  # into the run's MLflow run, when it has one
+    log_analysis_artifacts(run.run_dir, [path, *figures, *machine_files])  # into the run's MLflow run, when it has one
     return report
 
 

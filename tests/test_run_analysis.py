@@ -123,6 +123,13 @@ def test_the_analysis_writes_its_report_into_output_dir(tmp_path):
     assert (tmp_path / "out" / "analysis.json").is_file()
     assert report["step"] == 6 and report["max_context_len"] == 3
     assert report["figures"] == ["belief_geometry.png", "position_loss.png"]  # no metrics.jsonl: no training curve
+    # mess3's mixed states never close, so the machine is its 3-state presentation.
+    assert report["machine"] == {
+        "kind": "presentation",
+        "num_states": 3,
+        "files": ["machine.dot", "machine.json", "machine.png"],
+    }
+    assert all((tmp_path / "out" / name).stat().st_size > 0 for name in report["machine"]["files"])
     assert not (run_dir / "analysis.json").exists()
 
 

@@ -16,9 +16,11 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Circle, FancyArrowPatch
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from simplexity.analysis.pca import fit_pca
+from simplexity.generative_processes.export import Machine
 
 DPI = 100
 PANEL_INCHES = 3.2
@@ -432,3 +434,70 @@ def interventions_figure(interventions: Mapping[str, Any], title: str | None = N
 def plot_interventions(interventions: Mapping[str, Any], path: str | Path, title: str | None = None) -> Path:
     """Draws `interventions_figure` into `path` (a PNG) and returns the path."""
     return _save(interventions_figure(interventions, title), path)
+
+
+def machine_figure(machine: Machine, title: str | None = None, precision: int = 2) -> Figure:
+    """Draws a machine: its states on a circle, an arrow per pair of states labelled `token:weight` for each token.
+
+    Arguments:
+        machine: the states and transitions (`simplexity.generative_processes.export`).
+        title: the figure's title; the machine's name when None.
+        precision: significant digits of the weights shown.
+    """
+    num_states = len(machine.labels)
+    figure = _titled_figure(1.6 * PANEL_INCHES, 1.6 * PANEL_INCHES, title or machine.name)
+    axes = figure.subplots()
+    angles = np.pi / 2 - 2 * np.pi * np.arange(num_states) / max(num_states, 1)
+    centres = np.stack([np.cos(angles), np.sin(angles)], axis=1) if num_states > 1 else np.zeros((1, 2))
+    edges: dict[tuple[int, int], list[str]] = {}
+    for source, token, target, weight in machine.transitions:
+        edges.setdefault((source, target), []).append(f"{token}:{weight:.{precision}g}")
+    for (source, target), labels in edges.items():
+        text = "\n".join(labels)
+        if source == target:  # a loop outside the circle
+            direction = centres[source] / max(float(np.linalg.norm(centres[source])), 1e-9)
+            if num_states == 1:
+                direction = np.array([0.0, 1.0])
+            loop = centres[source] + 0.32 * direction
+            axes.add_patch(Circle(tuple(loop), 0.15, fill=False, color="0.35", linewidth=1.0))
+            axes.annotate(text, tuple(centres[source] + 0.6 * direction), ha="center", va="center", fontsize=7)
+            continue
+        bend = 0.25 if (target, source) in edges else 0.0
+        axes.add_patch(
+            FancyArrowPatch(
+                tuple(centres[source]),
+                tuple(centres[target]),
+                connectionstyle=f"arc3,rad={bend}",
+                arrowstyle="-|>",
+                mutation_scale=12,
+                shrinkA=14,
+                shrinkB=14,
+                color="0.35",
+                linewidth=1.0,
+            )
+        )
+        middle = (centres[source] + centres[target]) / 2
+        normal = np.array([centres[target][1] - centres[source][1], centres[source][0] - centres[target][0]])
+        axes.annotate(text, tuple(middle + 0.5 * bend * normal), ha="center", va="center", fontsize=7)
+    for state, label in enumerate(machine.labels):
+        shown = label
+        if machine.state_probabilities is not None:
+            shown = f"{label}\n{machine.state_probabilities[state]:.{precision}g}"
+        axes.annotate(
+            shown,
+            tuple(centres[state]),
+            ha="center",
+            va="center",
+            fontsize=8,
+            bbox={"boxstyle": "circle", "facecolor": "white", "edgecolor": "black"},
+        )
+    axes.set_xlim(-1.7, 1.7)
+    axes.set_ylim(-1.7, 1.7)
+    axes.set_aspect("equal")
+    axes.axis("off")
+    return figure
+
+
+def plot_machine(machine: Machine, path: str | Path, title: str | None = None) -> Path:
+    """Draws `machine_figure` into `path` (a PNG) and returns the path."""
+    return _save(machine_figure(machine, title), path)

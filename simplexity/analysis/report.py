@@ -16,7 +16,17 @@ TRAINING_CURVE = "training_curve.png"
 ANALYSIS_CURVE = "analysis_curve.png"
 FACTORS_FIGURE = "factors.png"
 INTERVENTIONS_FIGURE = "interventions.png"
-OUTPUT_FILES = (ANALYSIS_FILE, *FIGURES.values(), TRAINING_CURVE, ANALYSIS_CURVE, FACTORS_FIGURE, INTERVENTIONS_FIGURE)
+# The trained process's machine: its epsilon-machine where finite, else its presentation (docs/machines.md).
+MACHINE_FILES = {"dot": "machine.dot", "json": "machine.json", "figure": "machine.png"}
+OUTPUT_FILES = (
+    ANALYSIS_FILE,
+    *FIGURES.values(),
+    TRAINING_CURVE,
+    ANALYSIS_CURVE,
+    FACTORS_FIGURE,
+    INTERVENTIONS_FIGURE,
+    *MACHINE_FILES.values(),
+)
 SWEEP_TABLE = "analysis_table.json"
 
 
