@@ -1,5 +1,6 @@
 """Stochastic processes with exactly known structure."""
 
+from simplexity.generative_processes.bidirectional import StoredInformation, stored_information
 from simplexity.generative_processes.builder import (
     GHMM_PROCESSES,
     HMM_PROCESSES,
@@ -80,6 +81,7 @@ __all__ = [
     "NoisyChannel",
     "Presentation",
     "SpecialTokenProcess",
+    "StoredInformation",
     "UnboundedMixedStatesError",
     "WordBeliefs",
     "belief_layers",
@@ -110,6 +112,7 @@ __all__ = [
     "state_uncertainty",
     "stationary_distribution",
     "statistical_complexity",
+    "stored_information",
     "synchronization_information",
     "time_reverse",
     "to_bits",

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simplexity.generative_processes.bidirectional import stored_information
 from simplexity.generative_processes.causal_states import causal_states
 from simplexity.generative_processes.compositions import SpecialTokenProcess, content_process
 from simplexity.generative_processes.factored import FactoredProcess
@@ -461,18 +462,37 @@ def estimate_excess_entropy(
 ) -> Estimate:
     """Returns the excess entropy `E = sum_L (h(L) - h)` in nats with a bound on its error.
 
-    The sum runs with the entropy rate's rule until its bound (the rate's error times the terms summed, plus the
-    most the unseen terms can add) is below `tolerance`; it fails as the entropy rate does. A framed process has
-    the excess entropy of the process it frames: the sum runs over its content tokens.
+    Where the process's epsilon-machine and that of its time reverse are both finite (their mixed-state
+    presentations close within `EXACT_MAX_STATES` states), `E = I[S+; S-]` is computed from the bidirectional
+    machine (`bidirectional.stored_information`), exact to float64 rounding: the bound is 0 and `length` 0.
+    Otherwise the sum runs with the entropy rate's rule until its bound (the rate's error times the terms summed,
+    plus the most the unseen terms can add) is below `tolerance`; it fails as the entropy rate does. A framed
+    process has the excess entropy of the process it frames: the sum runs over its content tokens.
     """
+    content = content_process(process)
+    exact = _bidirectional_excess_entropy(content)
+    if exact is not None:
+        return Estimate(exact, 0.0, 0)
     return _converge(
-        content_process(process),
+        content,
         lambda monitor: monitor.weighted_sum_of_excess(0),
         tolerance,
         max_length,
         decimals,
         "excess entropy",
     )
+
+
+# The most mixed states explored, forward and in reverse, for the exact excess entropy before the sum is used.
+EXACT_MAX_STATES = 2_000
+
+
+def _bidirectional_excess_entropy(process: GenerativeProcess) -> float | None:
+    """`E = I[S+; S-]` where both epsilon-machines are finite and the process starts stationary; None otherwise."""
+    try:
+        return stored_information(process, max_states=EXACT_MAX_STATES).excess_entropy
+    except (UnboundedMixedStatesError, ValueError):
+        return None
 
 
 def excess_entropy(
