@@ -423,6 +423,7 @@ def _curve(
                 "step": step,
                 "tokens_seen": step * tokens_per_step,
                 "excess_loss": float(np.mean(np.subtract(losses["model"], losses["myopic_entropy"]))),
+                "predictable_information_captured": losses["predictable_information_captured"],
                 "regression": {
                     name: {key: scores[key] for key in ("r2", "rmse", "rmse_over_untrained", "rmse_over_best_markov")}
                     for name, scores in summary["regression"].items()

@@ -180,6 +180,23 @@ class BeliefGeometry:
         """Whether the best Markov baseline predicts every held-out belief exactly (to float64 rounding)."""
         return is_exact(self.markov_probes[self.best_markov_order].rmse, self.belief_scale)
 
+    @property
+    def predictable_information_captured(self) -> float:
+        """The share of the predictable information the model captures over the analysed positions.
+
+        `sum_t (h(1) - loss_t) / sum_t (h(1) - h(t + 2))` with `loss_t` the model's exact expected loss at input
+        position `t` (predicting token `t + 2` from the first `t + 1`), `h(t + 2)` the least achievable there and
+        `h(1)` the entropy of a single token: 1 for the optimal predictor, 0 for one that predicts only the
+        tokens' frequencies. Exact when every context is enumerated; NaN for a process with nothing to predict
+        (`h(L) = h(1)`).
+        """
+        single_tokens = self.dataset.lengths == 1
+        first_token = self.dataset.probabilities[single_tokens]
+        first_token_entropy = float(entropy(first_token / first_token.sum()))
+        predictable = float(np.sum(first_token_entropy - self.myopic_entropies))
+        captured = float(np.sum(first_token_entropy - self.model_losses))
+        return captured / predictable if predictable > 1e-12 else float("nan")
+
     def summary(self, num_pca_components: int = 10) -> dict[str, Any]:
         """Returns the numbers of the analysis as plain JSON-ready values (NaN becomes None).
 
@@ -259,6 +276,7 @@ class BeliefGeometry:
                 "model": [float(value) for value in self.model_losses],
                 "myopic_entropy": [float(value) for value in self.myopic_entropies],
                 "max_abs_difference": float(np.max(np.abs(self.model_losses - self.myopic_entropies))),
+                "predictable_information_captured": number(self.predictable_information_captured),
             },
         }
 

@@ -94,7 +94,9 @@ def format_report(report: dict[str, Any]) -> str:
             "are undefined"
         )
     gap = report["position_loss"]["max_abs_difference"]
-    lines.append(f"  max |loss - myopic entropy| over positions: {gap:.4f} nats")
+    captured = report["position_loss"].get("predictable_information_captured")
+    share = "" if captured is None else f"; predictable information captured {captured:.4f}"
+    lines.append(f"  max |loss - myopic entropy| over positions: {gap:.4f} nats{share}")
     if report["entropy_rate"] is not None:
         lines.append(f"  entropy rate: {report['entropy_rate']:.4f} nats")
     if "factors" in report:
@@ -109,7 +111,8 @@ def format_report(report: dict[str, Any]) -> str:
             dims = f", dims@95 of {last} {point['factors']['dimensions'][last]['0.95']}"
         lines.append(
             f"  step {point['step']} ({point['tokens_seen']} tokens): concatenated R^2={_formatted(scores['r2'])} "
-            f"RMSE={_formatted(scores['rmse'])}, excess loss {point['excess_loss']:.5f} nats{dims}"
+            f"RMSE={_formatted(scores['rmse'])}, excess loss {point['excess_loss']:.5f} nats, predictable information "
+            f"captured {_formatted(point.get('predictable_information_captured'))}{dims}"
         )
     return "\n".join(lines)
 

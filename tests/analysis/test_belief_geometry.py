@@ -41,6 +41,39 @@ def test_the_exact_predictor_has_r2_one_and_loss_equal_to_myopic_entropy(mess3):
     np.testing.assert_allclose(geometry.myopic_entropies, myopic_entropy(mess3, 6)[1:], atol=1e-12)
 
 
+class TokenFrequencies(AbstractSiteModel):
+    """Predicts every token with its stationary frequency, whatever came before; its one site is the embedding."""
+
+    log_frequencies: jax.Array
+    embedding: jax.Array
+
+    @property
+    def sites(self):
+        return ("embed",)
+
+    @property
+    def default_sites(self):
+        return ("embed",)
+
+    def forward_with_hooks(self, tokens, hooks):
+        hooks("embed", self.embedding[tokens])
+        return jnp.broadcast_to(self.log_frequencies, (*tokens.shape, self.log_frequencies.shape[0]))
+
+
+def test_predictable_information_captured_is_one_for_the_exact_predictor_and_zero_for_token_frequencies(mess3):
+    assert analyze_model(BayesFilter(mess3), mess3, 5, batch_size=64).predictable_information_captured == (
+        pytest.approx(1.0, abs=1e-4)
+    )
+    frequencies = np.einsum("i,xij->x", mess3.presentation.initial_state, mess3.presentation.transition_matrices)
+    model = TokenFrequencies(jnp.log(jnp.asarray(frequencies, jnp.float32)), jnp.eye(3))
+    geometry = analyze_model(model, mess3, 5, batch_size=64)
+    # By hand: the loss of predicting the frequencies is h(1) at every position, so nothing is captured.
+    np.testing.assert_allclose(geometry.model_losses, myopic_entropy(mess3, 1)[0], atol=1e-6)
+    assert geometry.predictable_information_captured == pytest.approx(0.0, abs=1e-4)
+    summary = geometry.summary()["position_loss"]
+    assert summary["predictable_information_captured"] == geometry.predictable_information_captured
+
+
 def test_every_activation_and_their_concatenation_is_probed(mess3, tiny_gru_rnn):
     geometry = analyze_model(tiny_gru_rnn, mess3, 4, batch_size=50)
     assert list(geometry.probes) == ["embed", "layer_0.hidden", "layer_1.hidden", CONCATENATED]
