@@ -44,7 +44,7 @@ def _analyze(cfg: DictConfig) -> None:
         return
     report = analyze_run(run_dir, options, progress=_show_progress)
     print(format_report(report))
-    files = [*report["figures"], *report["machine"].get("files", [])]
+    files = [*report["figures"], *report["machine"].get("files", []), *report.get("extraction", {}).get("files", [])]
     print(f"wrote {ANALYSIS_FILE} and {', '.join(files)} to {report['output_dir']}")
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset, sampled_belief_dataset
 from simplexity.analysis.belief_geometry import BeliefGeometry, analyze_contexts
+from simplexity.analysis.extraction import MAX_SEQUENCES, extract_machine
 from simplexity.analysis.factors import FactorGeometry, analyze_factors, is_factored
 from simplexity.analysis.interventions import analyze_interventions
 from simplexity.analysis.output_dir import require_writable, storage_errors
@@ -30,6 +31,7 @@ from simplexity.analysis.plots import (
 from simplexity.analysis.report import (
     ANALYSIS_CURVE,
     ANALYSIS_FILE,
+    EXTRACTED_FILES,
     FACTORS_FIGURE,
     FIGURES,
     INTERVENTIONS_FIGURE,
@@ -41,7 +43,7 @@ from simplexity.analysis.report import (
 from simplexity.analysis.settings import AnalysisOptions
 from simplexity.config import ConfigError
 from simplexity.experiment import training_entropy_rate
-from simplexity.generative_processes import GenerativeProcess
+from simplexity.generative_processes import GenerativeProcess, causal_states
 from simplexity.generative_processes.export import Machine, epsilon_machine, presentation_machine, to_dot, to_json
 from simplexity.generative_processes.mixed_state_presentation import UnboundedMixedStatesError
 from simplexity.logging import read_jsonl_metrics
@@ -158,8 +160,8 @@ def _check_sites(run: Run, model: PredictiveModel, options: AnalysisOptions) -> 
     if options.sites is None and not options.interventions:
         return
     if not isinstance(model, AbstractSiteModel) or not model.sites:
-        key = "sites" if options.sites is not None else "interventions"
-        raise ConfigError.invalid(key, options.sites or True, f"model {name!r} has no named activation sites")
+        setting = f"sites={options.sites}" if options.sites is not None else "interventions=true"
+        raise ConfigError(f"{setting}: model {name!r} has no named activation sites")
     if options.sites is None:
         return
     for site in options.sites:
@@ -206,6 +208,32 @@ def _write_machine(process: GenerativeProcess, output_dir: Path, title: str) -> 
         paths.append(plot_machine(machine, output_dir / MACHINE_FILES["figure"], f"{machine.name} · {title}"))
     kind = "epsilon-machine" if machine.name.endswith("epsilon-machine") else "presentation"
     return {"kind": kind, "num_states": len(machine.labels), "files": [path.name for path in paths]}, paths
+
+
+def _extraction_context_len(run: Run, options: AnalysisOptions) -> int:
+    """The extraction's context length: the trained length less the continuation, within `MAX_SEQUENCES`."""
+    vocab = run.experiment.process.vocab_size
+    length = run.experiment.training.sequence_len - options.extraction_depth - 1
+    while length > 0 and vocab ** (length + 1 + options.extraction_depth) > MAX_SEQUENCES:
+        length -= 1
+    return length
+
+
+def _check_extraction(run: Run, options: AnalysisOptions) -> None:
+    """Raises a `ConfigError` for an extraction that cannot run: an infinite epsilon-machine, contexts too short."""
+    if not options.extraction:
+        return
+    name = run.config.training_data_generator.name
+    try:
+        causal_states(run.experiment.process, max_states=2_000)
+    except UnboundedMixedStatesError as error:
+        raise ConfigError(f"extraction=true: process {name!r} has no finite epsilon-machine to compare with") from error
+    if _extraction_context_len(run, options) < 1:
+        raise ConfigError.invalid(
+            "extraction_depth",
+            options.extraction_depth,
+            f"leaves no context: the model was trained on sequence_len={run.experiment.training.sequence_len}",
+        )
 
 
 def _best_average_loss(run: Run, geometry: BeliefGeometry) -> float | None:
@@ -263,6 +291,7 @@ def analyze_run(
     run = open_trained_run(run_dir)
     restored = run.restore("latest" if options.step is None else options.step, notify)
     _check_sites(run, restored.model, options)
+    _check_extraction(run, options)
     progress(f"building the contexts of {run.config.training_data_generator.name}")
     dataset = _dataset(run, options)
     output_dir = Path(options.output_dir or run.run_dir).absolute()
@@ -335,6 +364,23 @@ def _analyze_into(
         ).summary()
         figures.append(plot_interventions(interventions, output_dir / INTERVENTIONS_FIGURE, title))
     machine_summary, machine_files = _write_machine(run.experiment.process, output_dir, title)
+    extraction: dict[str, Any] | None = None
+    if options.extraction:
+        progress(f"extracting the machine of checkpoint {restored.step}")
+        extracted = extract_machine(
+            restored.model,
+            run.experiment.process,
+            _extraction_context_len(run, options),
+            options.extraction_depth,
+            options.batch_size,
+        )
+        extraction = dict(extracted.summary())
+        machine_files += [output_dir / EXTRACTED_FILES["dot"], output_dir / EXTRACTED_FILES["json"]]
+        machine_files[-2].write_text(to_dot(extracted.machine), encoding="utf-8")
+        machine_files[-1].write_text(to_json(extracted.machine) + "\n", encoding="utf-8")
+        if len(extracted.machine.labels) <= MAX_DRAWN_STATES:
+            machine_files.append(plot_machine(extracted.machine, output_dir / EXTRACTED_FILES["figure"], title))
+        extraction["files"] = [path.name for path in machine_files if path.name.startswith("extracted")]
     records = read_jsonl_metrics(run.run_dir / METRICS_FILE)
     metrics = [record for record in records if "loss" in record]
     if metrics:
@@ -376,6 +422,8 @@ def _analyze_into(
         report["factors"] = factors.summary()
     if interventions is not None:
         report["interventions"] = interventions
+    if extraction is not None:
+        report["extraction"] = extraction
     if curve is not None:
         report["curve"] = curve
     path = output_dir / ANALYSIS_FILE

@@ -159,6 +159,23 @@ def test_a_site_the_model_lacks_is_refused_in_one_line_naming_its_sites(tmp_path
     assert not (run_dir / "analysis.json").exists()
 
 
+def test_the_machine_a_model_implements_is_extracted_on_request(tmp_path):
+    run_dir = write_run(tmp_path / "run", training_config("generative_process@training_data_generator=even_ones"), steps=[6])
+    report = analyze_run(run_dir, AnalysisOptions(max_context_len=3, extraction=True, output_dir=tmp_path))
+    extraction = report["extraction"]
+    assert extraction["true_states"] == 2 and extraction["states_found"] >= 1
+    assert extraction["true_statistical_complexity"] == pytest.approx(0.6365141682948128, abs=1e-12)
+    assert {"extracted_machine.dot", "extracted_machine.json"} <= set(extraction["files"])
+    assert "extracted machine: " in format_report(report)
+
+
+def test_an_extraction_from_a_process_without_a_finite_machine_is_refused_in_one_line(tmp_path):
+    run_dir = write_run(tmp_path / "run", training_config(), steps=[6])  # mess3
+    with pytest.raises(ConfigError) as error:
+        analyze_run(run_dir, AnalysisOptions(extraction=True))
+    assert_one_line(error, "extraction=true: process 'mess3' has no finite epsilon-machine")
+
+
 def analysis_options(*overrides: str) -> AnalysisOptions:
     return validate_analyze_config(load_analyze_config(["run_dir=somewhere", *overrides])).options()
 
@@ -182,6 +199,7 @@ def test_analysis_options_of_the_default_config():
         ("ridge=-1", "ridge=-1: must be null (chosen by cross-validation) or a number at least 0"),
         ("sites=[]", "sites=[]: must be null or a non-empty list of site names"),
         ("num_pairs=0", "num_pairs=0"),
+        ("extraction_depth=0", "extraction_depth=0"),
     ],
 )
 def test_bad_analysis_options_are_refused_in_one_line(override, expected):

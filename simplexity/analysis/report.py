@@ -18,6 +18,8 @@ FACTORS_FIGURE = "factors.png"
 INTERVENTIONS_FIGURE = "interventions.png"
 # The trained process's machine: its epsilon-machine where finite, else its presentation (docs/machines.md).
 MACHINE_FILES = {"dot": "machine.dot", "json": "machine.json", "figure": "machine.png"}
+# The machine the model implements (`extraction=true`).
+EXTRACTED_FILES = {"dot": "extracted_machine.dot", "json": "extracted_machine.json", "figure": "extracted_machine.png"}
 OUTPUT_FILES = (
     ANALYSIS_FILE,
     *FIGURES.values(),
@@ -26,6 +28,7 @@ OUTPUT_FILES = (
     FACTORS_FIGURE,
     INTERVENTIONS_FIGURE,
     *MACHINE_FILES.values(),
+    *EXTRACTED_FILES.values(),
 )
 SWEEP_TABLE = "analysis_table.json"
 
@@ -103,6 +106,13 @@ def format_report(report: dict[str, Any]) -> str:
         lines.extend(_factor_lines(report["factors"]))
     if "interventions" in report:
         lines.extend(_intervention_lines(report["interventions"]))
+    if "extraction" in report:
+        extraction = report["extraction"]
+        lines.append(
+            f"  extracted machine: {extraction['states_found']} states (true {extraction['true_states']}), "
+            f"transition agreement {_formatted(extraction['transition_agreement'])}, C_mu "
+            f"{extraction['statistical_complexity']:.4f} nats (true {extraction['true_statistical_complexity']:.4f})"
+        )
     for point in report.get("curve", []):
         scores = point["regression"][CONCATENATED]
         dims = ""

@@ -111,6 +111,9 @@ class CheckpointAnalysisSettings(ProbeSettings):
         interventions: also run the intervention analyses at each site (`simplexity.analysis.interventions`):
             probe-implied excess loss, belief patching and subspace ablation.
         num_pairs: how many context pairs the belief patching patches.
+        extraction: also read off the machine the model implements and score it against the process's
+            epsilon-machine (`simplexity.analysis.extraction`; the epsilon-machine must be finite).
+        extraction_depth: how many tokens ahead the extraction's signatures look.
     """
 
     max_contexts: int = 300_000
@@ -120,6 +123,8 @@ class CheckpointAnalysisSettings(ProbeSettings):
     sites: list[str] | None = None
     interventions: bool = False
     num_pairs: int = 512
+    extraction: bool = False
+    extraction_depth: int = 3
 
     def check(self) -> None:
         """Raises a `ConfigError` naming the field for a value that cannot be used."""
@@ -134,6 +139,9 @@ class CheckpointAnalysisSettings(ProbeSettings):
         if not isinstance(self.interventions, bool):
             raise ConfigError.invalid("interventions", self.interventions, "must be true or false")
         require_positive_int("num_pairs", self.num_pairs)
+        if not isinstance(self.extraction, bool):
+            raise ConfigError.invalid("extraction", self.extraction, "must be true or false")
+        require_positive_int("extraction_depth", self.extraction_depth)
         self.check_probes("")
 
 
