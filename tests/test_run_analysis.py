@@ -160,7 +160,9 @@ def test_a_site_the_model_lacks_is_refused_in_one_line_naming_its_sites(tmp_path
 
 
 def test_the_machine_a_model_implements_is_extracted_on_request(tmp_path):
-    run_dir = write_run(tmp_path / "run", training_config("generative_process@training_data_generator=even_ones"), steps=[6])
+    run_dir = write_run(
+        tmp_path / "run", training_config("generative_process@training_data_generator=even_ones"), steps=[6]
+    )
     report = analyze_run(run_dir, AnalysisOptions(max_context_len=3, extraction=True, output_dir=tmp_path))
     extraction = report["extraction"]
     assert extraction["true_states"] == 2 and extraction["states_found"] >= 1

@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from simplexity.analysis.belief_dataset import belief_dataset
-from simplexity.generative_processes import GenerativeProcess, causal_states
-from simplexity.generative_processes.export import Machine
+from simplexity.generative_processes import GenerativeProcess
+from simplexity.generative_processes.export import Machine, epsilon_machine
 from simplexity.generative_processes.markov_chain import asymptotic_distribution
 from simplexity.predictive_models import PredictiveModel
 
@@ -133,21 +133,6 @@ def _cluster(signature: np.ndarray, order: np.ndarray, tolerance: float) -> np.n
             labels[row] = len(leaders)
             leaders.append(signature[row])
     return labels
-
-
-def _true_machine(process: GenerativeProcess) -> Machine:
-    machine = causal_states(process)
-    num_states, vocab = machine.token_probabilities.shape
-    matrices = np.zeros((vocab, num_states, num_states))
-    for state, token in itertools.product(range(num_states), range(vocab)):
-        if machine.successors[state, token] >= 0:
-            matrices[token, state, machine.successors[state, token]] = machine.token_probabilities[state, token]
-    return Machine(
-        name=f"{process.name} epsilon-machine",
-        matrices=matrices,
-        labels=tuple(chr(ord("A") + state) for state in range(num_states)),
-        state_probabilities=machine.probabilities,
-    )
 
 
 def _agreement(extracted: np.ndarray, true: np.ndarray) -> tuple[float, tuple[int, ...]]:
@@ -260,7 +245,7 @@ def extract_machine(
         labels=tuple(f"k{state}" for state in range(len(kept))),
         state_probabilities=long_run[kept] / long_run[kept].sum(),
     )
-    true_machine = _true_machine(process)
+    true_machine = epsilon_machine(process)
     agreement, matching = _agreement(kept_matrices, true_machine.matrices)
     return ExtractedMachine(
         machine=machine,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simplexity.generative_processes.causal_states import CausalStates, causal_states
+from simplexity.generative_processes.export import transition_tensor
 from simplexity.generative_processes.generative_process import GenerativeProcess
 from simplexity.generative_processes.hidden_markov_model import HiddenMarkovModel
 from simplexity.generative_processes.markov_chain import asymptotic_distribution
@@ -29,12 +30,7 @@ def _entropy(probabilities: np.ndarray) -> float:
 
 def machine_process(machine: CausalStates) -> HiddenMarkovModel:
     """Returns the epsilon-machine as a hidden Markov model started in its stationary distribution."""
-    num_states, vocab = machine.token_probabilities.shape
-    matrices = np.zeros((vocab, num_states, num_states))
-    for state in range(num_states):
-        for token in range(vocab):
-            if machine.successors[state, token] >= 0:
-                matrices[token, state, machine.successors[state, token]] = machine.token_probabilities[state, token]
+    matrices = transition_tensor(machine.token_probabilities, machine.successors)
     return HiddenMarkovModel(matrices, initial_state=machine.probabilities, name=f"{machine.name} epsilon-machine")
 
 

@@ -59,7 +59,8 @@ def presentation_machine(process: GenerativeProcess) -> Machine:
     )
 
 
-def _graph_matrices(token_probabilities: np.ndarray, successors: np.ndarray) -> np.ndarray:
+def transition_tensor(token_probabilities: np.ndarray, successors: np.ndarray) -> np.ndarray:
+    """Returns `T[x, i, j]` of a unifilar machine: `P(x | i)` where `successors[i, x] = j` (-1: no transition)."""
     num_states, vocab = token_probabilities.shape
     matrices = np.zeros((vocab, num_states, num_states))
     for state in range(num_states):
@@ -80,7 +81,7 @@ def epsilon_machine(process: GenerativeProcess, max_states: int = 10_000) -> Mac
     labels = tuple(chr(ord("A") + state) if count <= 26 else f"c{state}" for state in range(count))
     return Machine(
         name=f"{process.name} epsilon-machine",
-        matrices=_graph_matrices(machine.token_probabilities, machine.successors),
+        matrices=transition_tensor(machine.token_probabilities, machine.successors),
         labels=labels,
         state_probabilities=machine.probabilities,
     )
@@ -96,7 +97,7 @@ def mixed_state_machine(process: GenerativeProcess, max_states: int = 10_000, de
     labels = tuple("(" + ", ".join(f"{value:.{decimals}g}" for value in belief) + ")" for belief in graph.beliefs)
     return Machine(
         name=f"{process.name} mixed-state presentation",
-        matrices=_graph_matrices(graph.token_probabilities, graph.successors),
+        matrices=transition_tensor(graph.token_probabilities, graph.successors),
         labels=labels,
     )
 
