@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset, sampled_belief_dataset
-from simplexity.analysis.belief_geometry import BeliefGeometry, analyze_contexts
+from simplexity.analysis.belief_geometry import BeliefGeometry, analyze_contexts, model_outputs
 from simplexity.analysis.extraction import MAX_SEQUENCES, extract_machine
 from simplexity.analysis.factors import FactorGeometry, analyze_factors, is_factored
 from simplexity.analysis.interventions import analyze_interventions
@@ -41,9 +41,11 @@ from simplexity.analysis.report import (
     TRAINING_CURVE,
 )
 from simplexity.analysis.settings import AnalysisOptions
+from simplexity.analysis.targets import compare_targets
 from simplexity.config import ConfigError
 from simplexity.experiment import training_entropy_rate
-from simplexity.generative_processes import GenerativeProcess, causal_states
+from simplexity.generative_processes import GenerativeProcess
+from simplexity.generative_processes.bidirectional import reverse_mixed_states
 from simplexity.generative_processes.export import Machine, epsilon_machine, presentation_machine, to_dot, to_json
 from simplexity.generative_processes.mixed_state_presentation import UnboundedMixedStatesError
 from simplexity.logging import read_jsonl_metrics
@@ -220,15 +222,18 @@ def _extraction_context_len(run: Run, options: AnalysisOptions) -> int:
 
 
 def _check_extraction(run: Run, options: AnalysisOptions) -> None:
-    """Raises a `ConfigError` for an extraction that cannot run: an infinite epsilon-machine, contexts too short."""
-    if not options.extraction:
-        return
+    """Raises a `ConfigError` for an extraction or targets that cannot run: machines not finite, contexts too short."""
     name = run.config.training_data_generator.name
-    try:
-        causal_states(run.experiment.process, max_states=2_000)
-    except UnboundedMixedStatesError as error:
-        raise ConfigError(f"extraction=true: process {name!r} has no finite epsilon-machine to compare with") from error
-    if _extraction_context_len(run, options) < 1:
+    for setting, wanted in (("extraction", options.extraction), ("targets", options.targets)):
+        if not wanted:
+            continue
+        try:
+            reverse_mixed_states(run.experiment.process, max_states=2_000)
+        except (UnboundedMixedStatesError, ValueError) as error:
+            raise ConfigError(
+                f"{setting}=true: process {name!r} has no finite epsilon-machine (forward and reverse) to use"
+            ) from error
+    if options.extraction and _extraction_context_len(run, options) < 1:
         raise ConfigError.invalid(
             "extraction_depth",
             options.extraction_depth,
@@ -424,6 +429,19 @@ def _analyze_into(
         report["interventions"] = interventions
     if extraction is not None:
         report["extraction"] = extraction
+    if options.targets:
+        progress("probing the targets beyond the belief")
+        report["targets"] = compare_targets(
+            run.experiment.process,
+            dataset,
+            model_outputs(restored.model, dataset, options.batch_size, options.sites),
+            last_k=options.last_k,
+            weights=options.weights,
+            last_position_only=options.last_position_only,
+            test_fraction=options.test_fraction,
+            split_seed=options.split_seed,
+            ridge=options.ridge,
+        ).summary()
     if curve is not None:
         report["curve"] = curve
     path = output_dir / ANALYSIS_FILE

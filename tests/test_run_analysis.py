@@ -171,11 +171,23 @@ def test_the_machine_a_model_implements_is_extracted_on_request(tmp_path):
     assert "extracted machine: " in format_report(report)
 
 
-def test_an_extraction_from_a_process_without_a_finite_machine_is_refused_in_one_line(tmp_path):
+@pytest.mark.parametrize("setting", ["extraction", "targets"])
+def test_an_extraction_from_a_process_without_a_finite_machine_is_refused_in_one_line(tmp_path, setting):
     run_dir = write_run(tmp_path / "run", training_config(), steps=[6])  # mess3
     with pytest.raises(ConfigError) as error:
-        analyze_run(run_dir, AnalysisOptions(extraction=True))
-    assert_one_line(error, "extraction=true: process 'mess3' has no finite epsilon-machine")
+        analyze_run(run_dir, AnalysisOptions(**{setting: True}))
+    assert_one_line(error, f"{setting}=true: process 'mess3' has no finite epsilon-machine")
+
+
+def test_the_targets_beyond_the_belief_are_probed_on_request(tmp_path):
+    config = training_config("generative_process@training_data_generator=mr_name")
+    run_dir = write_run(tmp_path / "run", config, steps=[6])
+    report = analyze_run(run_dir, AnalysisOptions(max_context_len=3, targets=True, output_dir=tmp_path))
+    targets = report["targets"]
+    assert set(targets["probes"]) == {"belief", "causal_state", "last_k_tokens", "reverse_belief"}
+    assert set(targets["probes"]["causal_state"]) == {"embed", "layer_0.hidden", "layer_1.hidden", "concatenated"}
+    assert targets["process"]["crypticity"] > 0.1  # Mr. Name is cryptic
+    assert "reverse_belief probe from concatenated" in format_report(report)
 
 
 def analysis_options(*overrides: str) -> AnalysisOptions:

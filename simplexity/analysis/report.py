@@ -106,6 +106,21 @@ def format_report(report: dict[str, Any]) -> str:
         lines.extend(_factor_lines(report["factors"]))
     if "interventions" in report:
         lines.extend(_intervention_lines(report["interventions"]))
+    if "targets" in report:
+        targets = report["targets"]
+        information = targets["process"]
+        order = information["cryptic_order"]
+        lines.append(
+            f"  stored information: C_mu {information['statistical_complexity']:.4f}, E "
+            f"{information['excess_entropy']:.4f}, crypticity {information['crypticity']:.4f} nats, cryptic order "
+            f"{'infinite' if order is None else order}"
+        )
+        for target, by_name in targets["probes"].items():
+            scores = by_name[CONCATENATED]
+            lines.append(
+                f"  {target} probe from concatenated: held-out R^2={_formatted(scores['r2'])} "
+                f"RMSE={_formatted(scores['rmse'])}"
+            )
     if "extraction" in report:
         extraction = report["extraction"]
         lines.append(

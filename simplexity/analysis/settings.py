@@ -114,6 +114,9 @@ class CheckpointAnalysisSettings(ProbeSettings):
         extraction: also read off the machine the model implements and score it against the process's
             epsilon-machine (`simplexity.analysis.extraction`; the epsilon-machine must be finite).
         extraction_depth: how many tokens ahead the extraction's signatures look.
+        targets: also probe the targets beyond the belief (`simplexity.analysis.targets`: the causal state, the
+            last `last_k` tokens, the reverse-time belief; the epsilon-machine and its reverse must be finite).
+        last_k: how many last tokens the `last_k_tokens` target holds.
     """
 
     max_contexts: int = 300_000
@@ -125,6 +128,8 @@ class CheckpointAnalysisSettings(ProbeSettings):
     num_pairs: int = 512
     extraction: bool = False
     extraction_depth: int = 3
+    targets: bool = False
+    last_k: int = 2
 
     def check(self) -> None:
         """Raises a `ConfigError` naming the field for a value that cannot be used."""
@@ -142,6 +147,9 @@ class CheckpointAnalysisSettings(ProbeSettings):
         if not isinstance(self.extraction, bool):
             raise ConfigError.invalid("extraction", self.extraction, "must be true or false")
         require_positive_int("extraction_depth", self.extraction_depth)
+        if not isinstance(self.targets, bool):
+            raise ConfigError.invalid("targets", self.targets, "must be true or false")
+        require_positive_int("last_k", self.last_k)
         self.check_probes("")
 
 

@@ -59,12 +59,32 @@ class StoredInformation:
         return self.reverse_complexity - self.excess_entropy
 
 
-def stored_information(process: GenerativeProcess, max_states: int = 10_000) -> StoredInformation:
-    """Returns `E`, `C+` and `C-` exactly, from the forward epsilon-machine and the mixed states of its reverse.
+@dataclass(frozen=True)
+class ReverseMixedStates:
+    """The forward epsilon-machine and the recurrent mixed states of its time reverse.
+
+    Arguments:
+        forward: the forward causal states.
+        beliefs: each recurrent mixed state, `P(S+ | future)`, shape `(m, forward states)`.
+        probabilities: each one's long-run probability, shape `(m,)`.
+    """
+
+    forward: CausalStates
+    beliefs: np.ndarray
+    probabilities: np.ndarray
+
+    def reverse_given_forward(self) -> np.ndarray:
+        """`P(M = m | S+ = i)`, shape `(forward states, m)`: which future-state the present forward state leads to."""
+        joint = self.probabilities[:, None] * self.beliefs  # P(M = m, S+ = i)
+        marginal = joint.sum(axis=0)
+        return (joint / np.where(marginal > 0, marginal, 1.0)[None, :]).T
+
+
+def reverse_mixed_states(process: GenerativeProcess, max_states: int = 10_000) -> ReverseMixedStates:
+    """Returns the forward epsilon-machine and the recurrent mixed states of the machine read backwards.
 
     Raises:
-        UnboundedMixedStatesError: when the mixed-state presentation of the process, or that of its reversed
-            epsilon-machine, has more than `max_states` states (a machine that is not finite both ways).
+        UnboundedMixedStatesError: when either mixed-state presentation has more than `max_states` states.
         ValueError: when the process does not start in its stationary state.
     """
     forward = causal_states(process, max_states=max_states)
@@ -78,8 +98,24 @@ def stored_information(process: GenerativeProcess, max_states: int = 10_000) -> 
     start = np.zeros(len(graph.beliefs))
     start[0] = 1.0
     long_run = asymptotic_distribution(transitions, start)
-    remaining = sum(weight * _entropy(belief) for weight, belief in zip(long_run, graph.beliefs, strict=True))
-    forward_complexity = _entropy(forward.probabilities)
+    recurrent = long_run > 0
+    return ReverseMixedStates(forward, graph.beliefs[recurrent], long_run[recurrent])
+
+
+def stored_information(process: GenerativeProcess, max_states: int = 10_000) -> StoredInformation:
+    """Returns `E`, `C+` and `C-` exactly, from the forward epsilon-machine and the mixed states of its reverse.
+
+    Raises:
+        UnboundedMixedStatesError: when the mixed-state presentation of the process, or that of its reversed
+            epsilon-machine, has more than `max_states` states (a machine that is not finite both ways).
+        ValueError: when the process does not start in its stationary state.
+    """
+    mixed = reverse_mixed_states(process, max_states)
+    remaining = sum(
+        weight * _entropy(belief) for weight, belief in zip(mixed.probabilities, mixed.beliefs, strict=True)
+    )
+    forward_complexity = _entropy(mixed.forward.probabilities)
+    reverse = time_reverse(machine_process(mixed.forward))
     return StoredInformation(
         excess_entropy=float(forward_complexity - remaining),
         forward_complexity=forward_complexity,
