@@ -436,11 +436,7 @@ def _analyze_into(
             dataset,
             model_outputs(restored.model, dataset, options.batch_size, options.sites),
             last_k=options.last_k,
-            weights=options.weights,
-            last_position_only=options.last_position_only,
-            test_fraction=options.test_fraction,
-            split_seed=options.split_seed,
-            ridge=options.ridge,
+            **{key: value for key, value in _probe_arguments(options).items() if key != "batch_size"},
         ).summary()
     if curve is not None:
         report["curve"] = curve

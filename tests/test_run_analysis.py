@@ -175,7 +175,9 @@ def test_the_machine_a_model_implements_is_extracted_on_request(tmp_path):
 def test_an_extraction_from_a_process_without_a_finite_machine_is_refused_in_one_line(tmp_path, setting):
     run_dir = write_run(tmp_path / "run", training_config(), steps=[6])  # mess3
     with pytest.raises(ConfigError) as error:
-        analyze_run(run_dir, AnalysisOptions(**{setting: True}))
+        analyze_run(
+            run_dir, AnalysisOptions(extraction=True) if setting == "extraction" else AnalysisOptions(targets=True)
+        )
     assert_one_line(error, f"{setting}=true: process 'mess3' has no finite epsilon-machine")
 
 
