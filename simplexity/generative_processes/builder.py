@@ -20,6 +20,7 @@ HMM_PROCESSES: dict[str, Callable[..., np.ndarray]] = {
     "leaky_rrxor": transition_matrices.leaky_rrxor,
     "sns": transition_matrices.sns,
     "zero_one_random": transition_matrices.zero_one_random,
+    "random_insertion": transition_matrices.random_insertion,
     "matching_parens": transition_matrices.matching_parens,
 }
 GHMM_PROCESSES: dict[str, Callable[..., np.ndarray]] = {

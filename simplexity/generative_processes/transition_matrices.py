@@ -227,6 +227,30 @@ def zero_one_random(p: float = 0.5) -> np.ndarray:
     return matrices
 
 
+def random_insertion(p: float = 0.5, q: float = 0.5) -> np.ndarray:
+    """Returns the transition matrices of the random insertion process (3 states A, B, C = 0, 1, 2; tokens 0, 1).
+
+    A emits 0 (probability `p`) going to B, or 1 going to C; B emits 0 (probability `q`) or 1, going to A; C
+    emits 1 and goes to A: after a 1 from A a 1 is inserted. Unifilar; cryptic (its causal state holds 0.344 bit
+    the future never reveals at p = q = 1/2) and of infinite Markov order, with a smaller reverse machine
+    (`simplexity.generative_processes.stored_information`: C+ 1.5 bits, C- 1.406 bits, E 1.156 bits).
+
+    Arguments:
+        p: probability that A emits 0; in [0, 1].
+        q: probability that B emits 0; in [0, 1].
+
+    Returns:
+        `T`, shape `(2, 3, 3)`.
+    """
+    _require_probability("p", p)
+    _require_probability("q", q)
+    matrices = np.zeros((2, 3, 3))
+    matrices[0, 0, 1], matrices[1, 0, 2] = p, 1.0 - p
+    matrices[0, 1, 0], matrices[1, 1, 0] = q, 1.0 - q
+    matrices[1, 2, 0] = 1.0
+    return matrices
+
+
 def matching_parens(open_probs: Sequence[float] = (1.0, 0.5, 0.5)) -> np.ndarray:
     """Returns the transition matrices of balanced parentheses up to depth `n = len(open_probs)`.
 
