@@ -70,3 +70,21 @@ def test_text_that_is_not_a_written_machine_is_refused():
 def test_a_machine_is_drawn_without_any_system_binary(tmp_path):
     path = plot_machine(epsilon_machine(build_hidden_markov_model("rrxor")), tmp_path / "machine.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_mixed_states_to_a_depth_hold_every_belief_of_that_many_tokens():
+    mess3 = build_hidden_markov_model("mess3", x=0.15, a=0.6)  # infinitely many mixed states
+    machine = mixed_state_machine(mess3, max_depth=2)
+    assert len(machine.labels) == 1 + 3 + 9  # mess3's beliefs after 0, 1 and 2 tokens are all distinct
+    np.testing.assert_allclose(machine.matrices.sum(axis=(0, 2)), [1.0] * 4 + [0.0] * 9, atol=1e-12)
+    # Reading two tokens through the machine gives each 2-word its probability under mess3.
+    for first in range(3):
+        for second in range(3):
+            probability = (
+                machine.matrices[first, 0].sum()
+                * machine.matrices[second, int(np.argmax(machine.matrices[first, 0]))].sum()
+            )
+            expected = np.exp(mess3.log_probability(np.array([first, second])))
+            assert probability == pytest.approx(float(expected), abs=1e-12)
+    even = build_hidden_markov_model("even_ones")
+    assert mixed_state_machine(even, max_depth=20).labels == mixed_state_machine(even).labels
