@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from simplexity.analysis.belief_dataset import BeliefDataset, belief_dataset, sampled_belief_dataset
-from simplexity.analysis.belief_geometry import BeliefGeometry, analyze_contexts, model_outputs
+from simplexity.analysis.belief_geometry import BeliefGeometry, UntrainedControl, analyze_contexts, model_outputs
 from simplexity.analysis.extraction import MAX_SEQUENCES, extract_machine
 from simplexity.analysis.factors import FactorGeometry, analyze_factors, is_factored
 from simplexity.analysis.interventions import analyze_interventions
@@ -126,13 +126,23 @@ def _probe_arguments(options: AnalysisOptions) -> dict[str, Any]:
     }
 
 
-def _analyze(run: Run, options: AnalysisOptions, dataset: BeliefDataset, model: PredictiveModel) -> BeliefGeometry:
-    """Runs `analyze_contexts` on `model`, turning a model without activations into a `ConfigError`."""
+def _analyze(
+    run: Run,
+    options: AnalysisOptions,
+    dataset: BeliefDataset,
+    model: PredictiveModel,
+    untrained: UntrainedControl | None = None,
+) -> BeliefGeometry:
+    """Runs `analyze_contexts` on `model`, turning a model without activations into a `ConfigError`.
+
+    The untrained model (built from the run's config and seed: the model at step 0) is probed unless `untrained`
+    holds its probes from an earlier analysis of the same contexts.
+    """
     try:
         return analyze_contexts(
             model,
             dataset,
-            untrained=run.experiment.model,  # built from the run's config and seed: the model at step 0
+            untrained=run.experiment.model if untrained is None else untrained,
             sites=options.sites,
             **_probe_arguments(options),
         )
@@ -316,9 +326,10 @@ def _analyze_into(
     progress: Notify = _quiet,
 ) -> dict[str, Any]:
     """Analyses the `restored` model of `run` on `dataset`; writes `analysis.json` and the figures into `output_dir`."""
-    curve = _curve(run, restored, options, dataset, notify, progress) if options.all_steps else None
-    progress(f"analysing checkpoint {restored.step} on {len(dataset.lengths)} contexts")
-    geometry = _analyze(run, options, dataset, restored.model)
+    curve, geometry = _curve(run, restored, options, dataset, notify, progress) if options.all_steps else (None, None)
+    if geometry is None:  # not analysed on the curve
+        progress(f"analysing checkpoint {restored.step} on {len(dataset.lengths)} contexts")
+        geometry = _analyze(run, options, dataset, restored.model)
     factors = _analyze_factors(run, options, dataset, restored.model)
     rate = _entropy_rate_or_none(run)
     best_loss = _best_average_loss(run, geometry)
@@ -455,16 +466,19 @@ def _curve(
     dataset: BeliefDataset,
     notify: Notify,
     progress: Notify = _quiet,
-) -> list[dict[str, Any]]:
-    """Returns one point per checkpoint up to `restored.step`: tokens seen, the probes' scores, the exact excess loss.
+) -> tuple[list[dict[str, Any]], BeliefGeometry | None]:
+    """Returns one point per checkpoint up to `restored.step`, and the analysis of `restored.step` itself.
 
-    The excess loss is the model's expected loss over the analysed contexts minus the myopic entropy, averaged
-    over positions: its gap to the optimum, free of sampling noise. A damaged checkpoint is skipped, said in one
-    line through `notify`; those newer than `restored.step` were said when it was restored.
+    A point holds the tokens seen, the probes' scores and the exact excess loss: the model's expected loss over the
+    analysed contexts minus the myopic entropy, averaged over positions, its gap to the optimum free of sampling
+    noise. Each checkpoint is analysed once and the untrained model's probes are fitted once. A damaged checkpoint
+    is skipped, said in one line through `notify`; those newer than `restored.step` were said when it was restored.
     """
     assert run.checkpoint_dir is not None
     tokens_per_step = run.config.training.batch_size * run.config.training.sequence_len
     points = []
+    control: UntrainedControl | None = None
+    latest: BeliefGeometry | None = None
     steps = [step for step in checkpoint_steps(run.checkpoint_dir) if step <= restored.step]
     for number, step in enumerate(steps, start=1):
         progress(f"checkpoint {number}/{len(steps)} (step {step}): analysing")
@@ -477,7 +491,11 @@ def _curve(
         except DamagedCheckpointError as error:
             notify(f"warning: {error}; left in place; skipped")
             continue
-        summary = _analyze(run, options, dataset, model).summary()
+        geometry = _analyze(run, options, dataset, model, control)
+        control = geometry.untrained_control
+        if step == restored.step:
+            latest = geometry
+        summary = geometry.summary()
         losses = summary["position_loss"]
         factors = _analyze_factors(run, options, dataset, model, with_untrained=False)
         points.append(
@@ -497,7 +515,7 @@ def _curve(
                 **({"factors": factors.curve_point()} if factors is not None else {}),
             }
         )
-    return points
+    return points, latest
 
 
 def is_sweep_dir(directory: str | Path) -> bool:

@@ -10,7 +10,9 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
+from simplexity import run_analysis
 from simplexity.analysis import AnalysisOptions, format_report
+from simplexity.analysis.belief_geometry import UntrainedControl
 from simplexity.config import (
     CONFIG_DIR,
     AnalyzeConfig,
@@ -190,6 +192,26 @@ def test_the_targets_beyond_the_belief_are_probed_on_request(tmp_path):
     assert set(targets["probes"]["causal_state"]) == {"embed", "layer_0.hidden", "layer_1.hidden", "concatenated"}
     assert targets["process"]["crypticity"] > 0.1  # Mr. Name is cryptic
     assert "reverse_belief probe from concatenated" in format_report(report)
+
+
+def test_step_all_analyses_each_checkpoint_once_and_fits_the_untrained_probes_once(tmp_path, monkeypatch):
+    run_dir = write_run(tmp_path / "run", training_config(), steps=[2, 4, 6])
+    calls = []
+    original = run_analysis.analyze_contexts
+
+    def recorded(model, dataset, **arguments):
+        calls.append(arguments["untrained"])
+        return original(model, dataset, **arguments)
+
+    monkeypatch.setattr(run_analysis, "analyze_contexts", recorded)
+    report = analyze_run(run_dir, AnalysisOptions(max_context_len=3, all_steps=True, output_dir=tmp_path))
+    assert len(calls) == 3  # one per checkpoint, the latest reused for the report
+    assert not isinstance(calls[0], UntrainedControl) and all(isinstance(call, UntrainedControl) for call in calls[1:])
+    assert [point["step"] for point in report["curve"]] == [2, 4, 6]
+    assert report["curve"][-1]["regression"]["concatenated"]["r2"] == report["regression"]["concatenated"]["r2"]
+    # Every checkpoint holds the untrained model here, so each point's probes are the untrained ones.
+    untrained = report["controls"]["untrained"]["concatenated"]["r2"]
+    assert all(point["regression"]["concatenated"]["r2"] == untrained for point in report["curve"])
 
 
 def analysis_options(*overrides: str) -> AnalysisOptions:

@@ -125,6 +125,19 @@ VARIANCE_SHARES = (0.8, 0.9, 0.95, 0.99)
 
 
 @dataclass(frozen=True)
+class UntrainedControl:
+    """The untrained model's probes on a set of contexts, and its concatenated probe's prediction for each context.
+
+    Arguments:
+        probes: activation name (and `"concatenated"`) to the probe fitted on the untrained model's activations.
+        predictions: the concatenated probe's predicted belief for every context, shape `(n, states)`.
+    """
+
+    probes: dict[str, ProbeResult]
+    predictions: np.ndarray
+
+
+@dataclass(frozen=True)
 class BeliefGeometry:
     """The analysis of one model on one process, with its controls.
 
@@ -140,6 +153,8 @@ class BeliefGeometry:
         pcas: activation name to the weighted PCA of its activations over the probed contexts.
         untrained_probes: the same probes on the untrained model (same architecture and seed, step 0); None when
             no untrained model was given.
+        untrained_control: those probes with their concatenated prediction, to pass to another analysis of the
+            same contexts and settings instead of fitting them again.
         shuffled_probes: activation name to the probe fitted to shuffled training beliefs.
         markov_probes: order `k` to the order-k Markov baseline probe.
         control_predictions: label to the predicted beliefs (shape `(n, states)`) and held-out R^2 of the best
@@ -159,6 +174,7 @@ class BeliefGeometry:
     per_position: dict[str, tuple[np.ndarray, np.ndarray]]
     pcas: dict[str, PCA]
     untrained_probes: dict[str, ProbeResult] | None
+    untrained_control: UntrainedControl | None
     shuffled_probes: dict[str, ProbeResult]
     markov_probes: dict[int, ProbeResult]
     control_predictions: dict[str, tuple[np.ndarray, float]]
@@ -310,7 +326,7 @@ def analyze_contexts(
     model: PredictiveModel,
     dataset: BeliefDataset,
     *,
-    untrained: PredictiveModel | None = None,
+    untrained: "PredictiveModel | UntrainedControl | None" = None,
     weights: str = "probability",
     last_position_only: bool = False,
     test_fraction: float = 0.2,
@@ -324,7 +340,9 @@ def analyze_contexts(
     Arguments:
         model: a predictive model with named activation sites, trained on the dataset's process.
         dataset: the contexts to analyse, with their beliefs.
-        untrained: the same architecture at its initialisation, probed the same way as a control; None skips it.
+        untrained: the same architecture at its initialisation, probed the same way as a control, or its probes
+            already fitted on these contexts and settings (`BeliefGeometry.untrained_control`, so that analyses of
+            several checkpoints fit them once); None skips the control.
         weights: `probability` weighs each context by its probability (every position then counts equally, as in
             the training loss); `uniform` counts every distinct context once.
         last_position_only: probe only the full-length contexts (`dataset.max_context_len` tokens).
@@ -360,16 +378,18 @@ def analyze_contexts(
             best.r2,
         )
     }
-    untrained_probes = None
-    if untrained is not None:
+    control = None
+    if isinstance(untrained, UntrainedControl):
+        control = untrained
+    elif untrained is not None:
         untrained_features = probe_features(model_outputs(untrained, dataset, batch_size, sites))
-        untrained_probes = {name: probe(values) for name, values in untrained_features.items()}
-        concatenated = untrained_probes[CONCATENATED]
+        fitted = {name: probe(values) for name, values in untrained_features.items()}
+        control = UntrainedControl(fitted, fitted[CONCATENATED].affine_map(untrained_features[CONCATENATED]))
+    untrained_probes = None if control is None else control.probes
+    if control is not None:
+        concatenated = control.probes[CONCATENATED]
         exact = " (exact)" if is_exact(concatenated.rmse, scale) else ""
-        control_predictions[f"untrained model, concatenated{exact}"] = (
-            concatenated.affine_map(untrained_features[CONCATENATED]),
-            concatenated.r2,
-        )
+        control_predictions[f"untrained model, concatenated{exact}"] = (control.predictions, concatenated.r2)
     positions = dataset.positions[test]
     cross_entropy = -np.sum(dataset.next_token_probabilities * outputs.log_probabilities, axis=1)
     return BeliefGeometry(
@@ -395,6 +415,7 @@ def analyze_contexts(
             for name, values in outputs.activations.items()
         },
         untrained_probes=untrained_probes,
+        untrained_control=control,
         shuffled_probes={
             name: shuffled_target_probe(values, dataset.beliefs, context_weights, train, test, split_seed, ridge)
             for name, values in features.items()
