@@ -30,7 +30,7 @@ class TrainingConfig:
         log_every: steps between logged metrics; metrics are averaged over those steps.
         checkpoint_every: steps between checkpoints; None saves only at the end.
         checkpoint_steps: further steps to checkpoint at (geometrically spaced ones, say, for curves against
-            tokens seen); None for none.
+            tokens seen), 0 for the initial parameters; None for none.
         loss_ema_decay: the decay `d` of the logged exponential moving average of the loss,
             `loss_ema = sum_s (1 - d) d^(t-s) loss_s / (1 - d^t)` after step `t`.
         checkpoint_on_interrupt: on Ctrl-C, save a checkpoint of the last completed step before stopping.
@@ -54,11 +54,11 @@ class TrainingConfig:
             require_positive_int(f"training.{name}", getattr(self, name))
         require_optional_positive_int("training.checkpoint_every", self.checkpoint_every)
         for step in self.checkpoint_steps or []:
-            if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= self.num_steps:
+            if isinstance(step, bool) or not isinstance(step, int) or not 0 <= step <= self.num_steps:
                 raise ConfigError.invalid(
                     "training.checkpoint_steps",
                     self.checkpoint_steps,
-                    f"must be a list of steps in [1, training.num_steps={self.num_steps}] or null",
+                    f"must be a list of steps in [0, training.num_steps={self.num_steps}] or null",
                 )
         if self.log_every > self.num_steps:
             raise ConfigError.invalid(

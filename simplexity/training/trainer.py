@@ -187,9 +187,13 @@ def _next_stop(step: int, config: TrainingConfig) -> int:
 
 
 def _is_checkpoint_step(step: int, config: TrainingConfig) -> bool:
-    """Returns whether a checkpoint is saved after `step`: the end, every `checkpoint_every`, `checkpoint_steps`."""
+    """Returns whether a checkpoint is saved after `step`: the end, every `checkpoint_every`, `checkpoint_steps`.
+
+    Step 0 (the initial parameters) is saved only when `checkpoint_steps` lists it.
+    """
     every = config.checkpoint_every
-    return step == config.num_steps or bool(every and step % every == 0) or step in (config.checkpoint_steps or [])
+    periodic = bool(every and step > 0 and step % every == 0)
+    return step == config.num_steps or periodic or step in (config.checkpoint_steps or [])
 
 
 def train(
@@ -281,7 +285,10 @@ def train(
                 record["loss_over_entropy_rate"] = record["loss"] - entropy_rate
             if validator is not None:
                 record.update(validator(state.params))
-            _log(history, loggers, display, 0, record, run_start)
+            try:
+                _log(history, loggers, display, 0, record, run_start)
+            finally:
+                _save_if_due(checkpointer, 0, state, config)  # step 0: only when training.checkpoint_steps lists it
         while step < config.num_steps:
             num_steps = _next_stop(step, config) - step
             if num_steps not in compiled_chunks:

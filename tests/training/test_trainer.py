@@ -1,4 +1,5 @@
 import math
+from dataclasses import replace
 
 import equinox as eqx
 import jax
@@ -128,3 +129,24 @@ def test_checkpoint_steps_add_checkpoints_without_moving_the_others(mess3, tiny_
     checkpointer.close()
     assert Checkpointer(tmp_path / "checkpoints").steps() == [1, 5, 6, 12]
     assert [record["step"] for record in result.metrics] == [0, 4, 8, 12]
+
+
+def test_step_zero_is_checkpointed_when_listed_and_holds_the_initial_parameters(mess3, tiny_gru_rnn, tmp_path):
+    config = TrainingConfig(
+        sequence_len=8, batch_size=8, num_steps=4, log_every=4, checkpoint_every=2, checkpoint_steps=[0]
+    )
+    optimizer = optax.adam(1e-3)
+    checkpointer = Checkpointer(tmp_path / "checkpoints")
+    train(tiny_gru_rnn, mess3, optimizer, config, seed=0, checkpointer=checkpointer)
+    checkpointer.close()
+    reader = Checkpointer(tmp_path / "checkpoints")
+    assert reader.steps() == [0, 2, 4]
+    initial = initial_train_state(tiny_gru_rnn, optimizer)
+    restored = reader.restore(0, initial)
+    for leaf, expected in zip(jax.tree.leaves(restored.params), jax.tree.leaves(initial.params), strict=True):
+        np.testing.assert_array_equal(leaf, expected)
+    # Without it step 0 is not saved, whatever checkpoint_every says.
+    plain = Checkpointer(tmp_path / "plain")
+    train(tiny_gru_rnn, mess3, optimizer, replace(config, checkpoint_steps=None), seed=0, checkpointer=plain)
+    plain.close()
+    assert Checkpointer(tmp_path / "plain").steps() == [2, 4]
