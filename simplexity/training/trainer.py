@@ -288,7 +288,8 @@ def train(
             try:
                 _log(history, loggers, display, 0, record, run_start)
             finally:
-                _save_if_due(checkpointer, 0, state, config)  # step 0: only when training.checkpoint_steps lists it
+                if resume_from is None:  # step 0, when training.checkpoint_steps lists it; a resume from 0 has it
+                    _save_if_due(checkpointer, 0, state, config)
         while step < config.num_steps:
             num_steps = _next_stop(step, config) - step
             if num_steps not in compiled_chunks:
