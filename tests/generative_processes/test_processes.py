@@ -238,6 +238,8 @@ BAD_PARAMS = [
     ("leaky_rrxor", {"epsilon": 1.5}),
     ("sns", {"q": 1.1}),
     ("zero_one_random", {"p": -1.0}),
+    ("random_insertion", {"p": 1.5}),
+    ("random_insertion", {"q": -0.5}),
     ("matching_parens", {"open_probs": [0.5, 0.5]}),
     ("matching_parens", {"open_probs": [1.0, 0.0]}),
     ("fanizza", {"lamb": 1.0}),
