@@ -52,6 +52,12 @@ def test_a_process_whose_reverse_stores_less_keeps_its_excess_entropy_both_ways(
     process = random_insertion_process()
     stored = stored_information(process)
     assert stored.forward_complexity == pytest.approx(1.5 * LOG2, abs=1e-12)  # H(1/2, 1/4, 1/4)
+    # The process is i.i.d. two-token blocks 00, 01, 11 (probabilities 1/4, 1/4, 1/2) at a random phase; read
+    # backwards the blocks are 00, 10, 11. The reverse machine: at a block start (probability 1/2) emit 0 (1/4), to
+    # a state that must emit 0 (1/8), or 1 (3/4), to a state that emits 0 with probability 1/3 (3/8). So
+    # C- = H(1/2, 3/8, 1/8).
+    reverse_states = np.array([1 / 2, 3 / 8, 1 / 8])
+    assert stored.reverse_complexity == pytest.approx(float(-reverse_states @ np.log(reverse_states)), abs=1e-12)
     assert stored.reverse_complexity == pytest.approx(statistical_complexity(time_reverse(process)), abs=1e-12)
     assert stored.reverse_complexity < stored.forward_complexity - 0.05  # the reverse needs fewer states' worth
     reversed_stored = stored_information(time_reverse(process))
