@@ -504,6 +504,7 @@ def _curve(
                 "tokens_seen": step * tokens_per_step,
                 "excess_loss": float(np.mean(np.subtract(losses["model"], losses["myopic_entropy"]))),
                 "predictable_information_captured": losses["predictable_information_captured"],
+                "predictable_information_error_bound": losses["predictable_information_error_bound"],
                 "regression": {
                     name: {key: scores[key] for key in ("r2", "rmse", "rmse_over_untrained", "rmse_over_best_markov")}
                     for name, scores in summary["regression"].items()

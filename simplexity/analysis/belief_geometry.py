@@ -213,6 +213,16 @@ class BeliefGeometry:
         captured = float(np.sum(first_token_entropy - self.model_losses))
         return captured / predictable if predictable > 1e-12 else float("nan")
 
+    @property
+    def predictable_information_error_bound(self) -> float | None:
+        """The bound on `predictable_information_captured`'s error: 0 when every context is there, else None.
+
+        With every context of every analysed length enumerated the value is exact to float64 rounding. Contexts left out (`min_probability`, or `contexts=sample`) leave it unbounded: the model's loss on a
+        context it was not run on can be any amount above that context's entropy.
+        """
+        covered = self.dataset.covered_probability
+        return 0.0 if covered is not None and bool(np.all(np.abs(covered - 1.0) <= 1e-12)) else None
+
     def summary(self, num_pca_components: int = 10) -> dict[str, Any]:
         """Returns the numbers of the analysis as plain JSON-ready values (NaN becomes None).
 
@@ -293,6 +303,7 @@ class BeliefGeometry:
                 "myopic_entropy": [float(value) for value in self.myopic_entropies],
                 "max_abs_difference": float(np.max(np.abs(self.model_losses - self.myopic_entropies))),
                 "predictable_information_captured": number(self.predictable_information_captured),
+                "predictable_information_error_bound": self.predictable_information_error_bound,
             },
         }
 

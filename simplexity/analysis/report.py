@@ -98,7 +98,10 @@ def format_report(report: dict[str, Any]) -> str:
         )
     gap = report["position_loss"]["max_abs_difference"]
     captured = report["position_loss"].get("predictable_information_captured")
+    bound = report["position_loss"].get("predictable_information_error_bound")
     share = "" if captured is None else f"; predictable information captured {captured:.4f}"
+    if captured is not None and bound is None:
+        share += " (unbounded: not every context was analysed)"
     lines.append(f"  max |loss - myopic entropy| over positions: {gap:.4f} nats{share}")
     if report["entropy_rate"] is not None:
         lines.append(f"  entropy rate: {report['entropy_rate']:.4f} nats")

@@ -72,6 +72,9 @@ def test_predictable_information_captured_is_one_for_the_exact_predictor_and_zer
     assert geometry.predictable_information_captured == pytest.approx(0.0, abs=1e-4)
     summary = geometry.summary()["position_loss"]
     assert summary["predictable_information_captured"] == geometry.predictable_information_captured
+    assert summary["predictable_information_error_bound"] == 0.0  # every context of every length enumerated
+    pruned = analyze_model(model, mess3, 5, batch_size=64, min_probability=0.01)
+    assert pruned.predictable_information_error_bound is None
 
 
 def test_every_activation_and_their_concatenation_is_probed(mess3, tiny_gru_rnn):

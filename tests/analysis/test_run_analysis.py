@@ -57,7 +57,9 @@ def test_analysis_of_a_run_writes_its_report_and_figures(trained_run):
         "myopic_entropy",
         "max_abs_difference",
         "predictable_information_captured",
+        "predictable_information_error_bound",
     }
+    assert report["position_loss"]["predictable_information_error_bound"] == 0.0  # every context enumerated
     assert len(report["position_loss"]["model"]) == 4
     for name in ["belief_geometry.png", "position_loss.png", "training_curve.png"]:
         assert (trained_run / name).stat().st_size > 0
