@@ -217,8 +217,9 @@ class BeliefGeometry:
     def predictable_information_error_bound(self) -> float | None:
         """The bound on `predictable_information_captured`'s error: 0 when every context is there, else None.
 
-        With every context of every analysed length enumerated the value is exact to float64 rounding. Contexts left out (`min_probability`, or `contexts=sample`) leave it unbounded: the model's loss on a
-        context it was not run on can be any amount above that context's entropy.
+        With every context of every analysed length enumerated the value is exact to float64 rounding. Contexts
+        left out (`min_probability`, or `contexts=sample`) leave it unbounded: the model's loss on a context it
+        was not run on can be any amount above that context's entropy.
         """
         covered = self.dataset.covered_probability
         return 0.0 if covered is not None and bool(np.all(np.abs(covered - 1.0) <= 1e-12)) else None
