@@ -17,6 +17,8 @@ Positions = Literal["learned", "rotary"]
 POSITIONS: tuple[Positions, ...] = ("learned", "rotary")
 AttentionImplementation = Literal["xla", "cudnn"]
 ATTENTION_IMPLEMENTATIONS: tuple[AttentionImplementation, ...] = ("xla", "cudnn")
+Activation = Literal["gelu", "relu"]
+ACTIVATIONS: dict[str, Callable[[Array], Array]] = {"gelu": jax.nn.gelu, "relu": jax.nn.relu}
 
 
 def apply_rotary(x: Float[Array, "seq heads head_dim"]) -> Float[Array, "seq heads head_dim"]:
@@ -143,25 +145,30 @@ class CausalSelfAttention(eqx.Module):
 
 
 class MLP(eqx.Module):
-    """The position-wise feed-forward network `d_model -> hidden -> d_model` with a GELU between.
+    """The position-wise feed-forward network `d_model -> hidden -> d_model` with a GELU (or ReLU) between.
 
     Arguments:
         d_model: input and output features.
         hidden_size: features of the hidden layer.
+        activation: `"gelu"` (tanh approximation, JAX's default) or `"relu"`.
         key: PRNG key for both layers.
     """
 
     up: eqx.nn.Linear
     down: eqx.nn.Linear
+    activation: Activation = eqx.field(static=True)
 
-    def __init__(self, d_model: int, hidden_size: int, *, key: PRNGKeyArray):
+    def __init__(self, d_model: int, hidden_size: int, activation: Activation = "gelu", *, key: PRNGKeyArray):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation={activation!r} must be one of {', '.join(ACTIVATIONS)}")
         up_key, down_key = jax.random.split(key)
         self.up = eqx.nn.Linear(d_model, hidden_size, key=up_key)
         self.down = eqx.nn.Linear(hidden_size, d_model, key=down_key)
+        self.activation = activation
 
     def __call__(self, x: Float[Array, "batch seq d_model"], hooks: SiteHooks, prefix: str) -> Array:
         """Returns the output at every position; the hidden layer passes through `hooks` at `<prefix>mlp_hidden`."""
-        hidden = hooks(f"{prefix}mlp_hidden", jax.nn.gelu(per_position(self.up, x)))
+        hidden = hooks(f"{prefix}mlp_hidden", ACTIVATIONS[self.activation](per_position(self.up, x)))
         return per_position(self.down, hidden)
 
 
@@ -184,11 +191,19 @@ class Block(eqx.Module):
     norm2: eqx.nn.LayerNorm
     mlp: MLP
 
-    def __init__(self, mixer: CausalSelfAttention | GRULayer, d_model: int, mlp_hidden: int, *, key: PRNGKeyArray):
+    def __init__(
+        self,
+        mixer: CausalSelfAttention | GRULayer,
+        d_model: int,
+        mlp_hidden: int,
+        activation: Activation = "gelu",
+        *,
+        key: PRNGKeyArray,
+    ):
         self.norm1 = eqx.nn.LayerNorm(d_model)
         self.mixer = mixer
         self.norm2 = eqx.nn.LayerNorm(d_model)
-        self.mlp = MLP(d_model, mlp_hidden, key=key)
+        self.mlp = MLP(d_model, mlp_hidden, activation, key=key)
 
     def sites(self, prefix: str) -> tuple[str, ...]:
         """This block's sites, each name starting with `prefix`, in the order the forward pass reaches them."""
@@ -234,6 +249,7 @@ class Transformer(AbstractSiteModel):
             `"rotary"` (RoPE on queries and keys; attention only) or None (no position information).
         max_sequence_len: the longest sequence a learned-position model accepts.
         attention_implementation: `"xla"` or `"cudnn"` (attention only; see `CausalSelfAttention`).
+        activation: the MLPs' nonlinearity, `"gelu"` or `"relu"`.
         key: PRNG key for all parameters.
     """
 
@@ -257,6 +273,7 @@ class Transformer(AbstractSiteModel):
         positions: Positions | None = "rotary",
         max_sequence_len: int | None = None,
         attention_implementation: AttentionImplementation = "xla",
+        activation: Activation = "gelu",
         key: PRNGKeyArray,
     ):
         if positions == "rotary" and mixer != "attention":
@@ -283,7 +300,7 @@ class Transformer(AbstractSiteModel):
                 )
             else:
                 layer = GRULayer(d_model, d_model, key=mixer_key)
-            blocks.append(Block(layer, d_model, mlp_hidden, key=mlp_key))
+            blocks.append(Block(layer, d_model, mlp_hidden, activation, key=mlp_key))
         self.blocks = tuple(blocks)
         self.final_norm = eqx.nn.LayerNorm(d_model)
         self.head = eqx.nn.Linear(d_model, vocab_size, key=head_key)
@@ -332,6 +349,7 @@ def build_transformer(
     max_sequence_len: int,
     positions: Positions = "rotary",
     attention_implementation: AttentionImplementation = "xla",
+    activation: Activation = "gelu",
     seed: int = 0,
 ) -> Transformer:
     """Returns a decoder-only transformer initialised from `seed`.
@@ -346,6 +364,7 @@ def build_transformer(
         positions: `"learned"` or `"rotary"`.
         attention_implementation: the attention kernel: `"xla"` (any backend and dtype) or `"cudnn"` (cuDNN flash
             attention; needs an NVIDIA GPU and the model in half precision, e.g. `training.precision=bfloat16`).
+        activation: the MLPs' nonlinearity: `"gelu"` (tanh approximation) or `"relu"`.
         seed: seed of the parameters.
 
     Example:
@@ -373,6 +392,7 @@ def build_transformer(
         positions=positions,
         max_sequence_len=max_sequence_len,
         attention_implementation=attention_implementation,
+        activation=activation,
         key=jax.random.key(seed),
     )
 

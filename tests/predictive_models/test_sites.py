@@ -138,3 +138,18 @@ def test_the_fused_cudnn_attention_has_no_pattern_site():
         3, d_model=16, num_layers=1, num_heads=2, mlp_hidden=16, max_sequence_len=SEQ, attention_implementation="cudnn"
     )
     assert "block_0.attn_pattern" not in model.sites and "block_0.attn_out" in model.sites
+
+
+def test_a_relu_transformer_computes_relu_in_its_mlps_and_gelu_stays_the_default(tokens):
+    relu = build_transformer(
+        3, d_model=8, num_layers=1, num_heads=2, mlp_hidden=16, max_sequence_len=SEQ, activation="relu"
+    )
+    sites = relu.activations(tokens, ["block_0.resid_mid", "block_0.mlp_hidden"])
+    block = relu.blocks[0]
+    pre_activation = jax.vmap(jax.vmap(lambda x: block.mlp.up(block.norm2(x))))(sites["block_0.resid_mid"])
+    np.testing.assert_allclose(sites["block_0.mlp_hidden"], np.maximum(pre_activation, 0.0), rtol=1e-6, atol=1e-6)
+    assert np.any(np.asarray(sites["block_0.mlp_hidden"]) == 0.0)
+    gelu = build_transformer(3, d_model=8, num_layers=1, num_heads=2, mlp_hidden=16, max_sequence_len=SEQ)
+    assert gelu.blocks[0].mlp.activation == "gelu"
+    with pytest.raises(ValueError, match=re.escape("activation='tanh' must be one of gelu, relu")):
+        build_transformer(3, 8, 1, 2, 16, SEQ, activation="tanh")  # type: ignore[arg-type]
