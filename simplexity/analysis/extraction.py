@@ -17,13 +17,17 @@ Against the true epsilon-machine the states are matched by the permutation under
 import itertools
 from dataclasses import dataclass
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jaxtyping import Array, Int
 
 from simplexity.analysis.belief_dataset import belief_dataset
+from simplexity.analysis.interventions import kl_divergence
 from simplexity.generative_processes import GenerativeProcess
 from simplexity.generative_processes.export import Machine, epsilon_machine
+from simplexity.generative_processes.information import entropy
 from simplexity.generative_processes.markov_chain import asymptotic_distribution
 from simplexity.predictive_models import PredictiveModel
 
@@ -89,17 +93,19 @@ class ExtractedMachine:
 
 
 def _entropy(probabilities: np.ndarray | None) -> float:
-    if probabilities is None:
-        return float("nan")
-    positive = probabilities[probabilities > 0]
-    return float(-np.sum(positive * np.log(positive))) + 0.0  # no negative zero
+    return float("nan") if probabilities is None else float(entropy(probabilities)) + 0.0  # no negative zero
+
+
+@eqx.filter_jit
+def _every_log_probability(model: PredictiveModel, tokens: Int[Array, "batch seq"]) -> Array:
+    return jax.nn.log_softmax(model(tokens).astype(jnp.float32), axis=-1)
 
 
 def _log_probabilities(model: PredictiveModel, tokens: np.ndarray, batch_size: int) -> np.ndarray:
     """The model's next-token log-probabilities at every position, float64, `(n, seq, vocab)`."""
-    run = jax.jit(lambda tokens: jax.nn.log_softmax(model(tokens).astype(jnp.float32), axis=-1))
     chunks = [
-        np.asarray(run(jnp.asarray(tokens[start : start + batch_size]))) for start in range(0, len(tokens), batch_size)
+        np.asarray(_every_log_probability(model, jnp.asarray(tokens[start : start + batch_size])))
+        for start in range(0, len(tokens), batch_size)
     ]
     return np.concatenate(chunks).astype(np.float64)
 
@@ -191,14 +197,8 @@ def extract_machine(
     weights = dataset.probabilities[chosen]
     short = lengths[chosen] == context_len
     # The model's exact excess loss over the chosen contexts (per token), from its next-token predictions.
-    predicted = np.exp(_log_probabilities(model, contexts, batch_size))[np.arange(len(contexts)), lengths[chosen] - 1]
-    exact = dataset.next_token_probabilities[chosen]
-    kl = np.sum(
-        np.where(
-            exact > 0, exact * (np.log(np.where(exact > 0, exact, 1.0)) - np.log(np.maximum(predicted, 1e-30))), 0.0
-        ),
-        axis=1,
-    )
+    predicted = _log_probabilities(model, contexts, batch_size)[np.arange(len(contexts)), lengths[chosen] - 1]
+    kl = kl_divergence(dataset.next_token_probabilities[chosen], predicted)
     excess_loss = float(np.average(kl, weights=weights))
     tolerance = max(2.0 * np.sqrt(2.0 * depth * max(excess_loss, 0.0)), MIN_TOLERANCE)
     signature = np.concatenate(

@@ -24,20 +24,29 @@ from simplexity.analysis.belief_dataset import BeliefDataset
 from simplexity.analysis.belief_geometry import ModelOutputs, probe_features, probe_split
 from simplexity.analysis.controls import last_token_categories
 from simplexity.analysis.regression import ProbeResult, fit_probe
-from simplexity.generative_processes import GenerativeProcess, InfiniteOrderError, stored_information
-from simplexity.generative_processes.bidirectional import machine_process, reverse_mixed_states
+from simplexity.generative_processes import GenerativeProcess, InfiniteOrderError
+from simplexity.generative_processes.bidirectional import (
+    ReverseMixedStates,
+    machine_process,
+    reverse_mixed_states,
+    stored_information_of,
+)
 
 BELIEF = "belief"
 
 
-def probe_targets(process: GenerativeProcess, dataset: BeliefDataset, last_k: int = 2) -> dict[str, np.ndarray]:
+def probe_targets(
+    process: GenerativeProcess, dataset: BeliefDataset, last_k: int = 2, mixed: ReverseMixedStates | None = None
+) -> dict[str, np.ndarray]:
     """Returns each target for every context of `dataset`: `belief`, `causal_state`, `last_k_tokens`, `reverse_belief`.
+
+    `mixed` is the process's `reverse_mixed_states`, computed here when None.
 
     Raises:
         UnboundedMixedStatesError: when the epsilon-machine or its reverse is not finite.
         ValueError: when the process does not start in its stationary state.
     """
-    mixed = reverse_mixed_states(process)
+    mixed = reverse_mixed_states(process) if mixed is None else mixed
     machine = machine_process(mixed.forward).presentation
     rows = np.arange(len(dataset))
     causal = machine.filter(dataset.tokens)[0][rows, dataset.lengths]  # after each context's last token
@@ -97,7 +106,8 @@ def compare_targets(
     Raises:
         UnboundedMixedStatesError: when the epsilon-machine or its reverse is not finite.
     """
-    targets = probe_targets(process, dataset, last_k)
+    mixed = reverse_mixed_states(process)
+    targets = probe_targets(process, dataset, last_k, mixed)
     _, context_weights, train, test = probe_split(dataset, weights, last_position_only, test_fraction, split_seed)
     features = probe_features(outputs)
     probes = {
@@ -107,8 +117,7 @@ def compare_targets(
         }
         for target, target_values in targets.items()
     }
-    stored = stored_information(process)
-    mixed = reverse_mixed_states(process)
+    stored = stored_information_of(mixed)
     try:
         cryptic_order: int | None = mixed.forward.cryptic_order()
     except InfiniteOrderError:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simplexity.generative_processes.causal_states import CausalStates, causal_states
+from simplexity.generative_processes.causal_states import CausalStates, causal_states, graph_transition_matrix
 from simplexity.generative_processes.export import transition_tensor
+from simplexity.generative_processes.generalized_hidden_markov_model import AbstractGeneralizedHiddenMarkovModel
 from simplexity.generative_processes.generative_process import GenerativeProcess
 from simplexity.generative_processes.hidden_markov_model import HiddenMarkovModel
 from simplexity.generative_processes.markov_chain import asymptotic_distribution
@@ -65,13 +66,24 @@ class ReverseMixedStates:
 
     Arguments:
         forward: the forward causal states.
-        beliefs: each recurrent mixed state, `P(S+ | future)`, shape `(m, forward states)`.
+        reverse: the forward epsilon-machine read backwards, a presentation of the reverse process whose hidden
+            states are the forward causal states.
+        beliefs: each recurrent mixed state of `reverse`, `P(S+ | future)`, shape `(m, forward states)`.
         probabilities: each one's long-run probability, shape `(m,)`.
     """
 
     forward: CausalStates
+    reverse: AbstractGeneralizedHiddenMarkovModel
     beliefs: np.ndarray
     probabilities: np.ndarray
+
+    @property
+    def excess_entropy(self) -> float:
+        """`E = C+ - sum_m P(m) H(m)`."""
+        remaining = sum(
+            weight * _entropy(belief) for weight, belief in zip(self.probabilities, self.beliefs, strict=True)
+        )
+        return float(_entropy(self.forward.probabilities) - remaining)
 
     def reverse_given_forward(self) -> np.ndarray:
         """`P(M = m | S+ = i)`, shape `(forward states, m)`: which future-state the present forward state leads to."""
@@ -88,18 +100,13 @@ def reverse_mixed_states(process: GenerativeProcess, max_states: int = 10_000) -
         ValueError: when the process does not start in its stationary state.
     """
     forward = causal_states(process, max_states=max_states)
-    reverse = time_reverse(machine_process(forward))  # hidden states: the forward causal states
+    reverse = time_reverse(machine_process(forward))
     graph = mixed_state_graph(reverse, max_states=max_states)
-    transitions = np.zeros((len(graph.beliefs), len(graph.beliefs)))
-    for state, row in enumerate(graph.successors):
-        for token, successor in enumerate(row):
-            if successor >= 0:
-                transitions[state, successor] += graph.token_probabilities[state, token]
     start = np.zeros(len(graph.beliefs))
     start[0] = 1.0
-    long_run = asymptotic_distribution(transitions, start)
+    long_run = asymptotic_distribution(graph_transition_matrix(graph), start)
     recurrent = long_run > 0
-    return ReverseMixedStates(forward, graph.beliefs[recurrent], long_run[recurrent])
+    return ReverseMixedStates(forward, reverse, graph.beliefs[recurrent], long_run[recurrent])
 
 
 def stored_information(process: GenerativeProcess, max_states: int = 10_000) -> StoredInformation:
@@ -110,14 +117,17 @@ def stored_information(process: GenerativeProcess, max_states: int = 10_000) -> 
             epsilon-machine, has more than `max_states` states (a machine that is not finite both ways).
         ValueError: when the process does not start in its stationary state.
     """
-    mixed = reverse_mixed_states(process, max_states)
-    remaining = sum(
-        weight * _entropy(belief) for weight, belief in zip(mixed.probabilities, mixed.beliefs, strict=True)
-    )
-    forward_complexity = _entropy(mixed.forward.probabilities)
-    reverse = time_reverse(machine_process(mixed.forward))
+    return stored_information_of(reverse_mixed_states(process, max_states), max_states)
+
+
+def stored_information_of(mixed: ReverseMixedStates, max_states: int = 10_000) -> StoredInformation:
+    """Returns `E`, `C+` and `C-` from a process's `reverse_mixed_states`.
+
+    Raises:
+        UnboundedMixedStatesError: when the reverse process's mixed states exceed `max_states`.
+    """
     return StoredInformation(
-        excess_entropy=float(forward_complexity - remaining),
-        forward_complexity=forward_complexity,
-        reverse_complexity=_entropy(causal_states(reverse, max_states=max_states).probabilities),
+        excess_entropy=mixed.excess_entropy,
+        forward_complexity=_entropy(mixed.forward.probabilities),
+        reverse_complexity=_entropy(causal_states(mixed.reverse, max_states=max_states).probabilities),
     )

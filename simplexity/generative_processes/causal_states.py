@@ -77,7 +77,8 @@ class CausalStates:
         return order
 
 
-def _graph_transition_matrix(graph: MixedStateGraph) -> np.ndarray:
+def graph_transition_matrix(graph: MixedStateGraph) -> np.ndarray:
+    """Returns the mixed states' transition matrix, `P(next mixed state | mixed state)` summed over tokens."""
     size = len(graph.beliefs)
     matrix = np.zeros((size, size))
     for source, (probabilities, successors) in enumerate(zip(graph.token_probabilities, graph.successors, strict=True)):
@@ -109,7 +110,7 @@ def causal_states(process: GenerativeProcess, max_states: int = 10_000, decimals
     graph = mixed_state_graph(process, max_states=max_states, decimals=decimals)
     start = np.zeros(len(graph.beliefs))
     start[0] = 1.0
-    distribution = asymptotic_distribution(_graph_transition_matrix(graph), start)
+    distribution = asymptotic_distribution(graph_transition_matrix(graph), start)
     labels = _predictive_classes(graph, decimals)
     recurrent = np.flatnonzero(distribution > 0)
     classes, representative = np.unique(labels[recurrent], return_index=True)

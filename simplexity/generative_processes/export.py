@@ -16,7 +16,7 @@ import numpy as np
 
 from simplexity.generative_processes.causal_states import causal_states
 from simplexity.generative_processes.generative_process import GenerativeProcess
-from simplexity.generative_processes.mixed_state_presentation import UnboundedMixedStatesError, mixed_state_graph
+from simplexity.generative_processes.mixed_state_presentation import mixed_state_graph
 
 
 @dataclass(frozen=True)
@@ -103,55 +103,13 @@ def mixed_state_machine(
     Raises:
         UnboundedMixedStatesError: when more than `max_states` beliefs are reached (an infinite presentation).
     """
-    if max_depth is None:
-        graph = mixed_state_graph(process, max_states=max_states)
-        beliefs, token_probabilities, successors = graph.beliefs, graph.token_probabilities, graph.successors
-    else:
-        beliefs, token_probabilities, successors = _mixed_states_to_depth(process, max_depth, max_states)
-    labels = tuple("(" + ", ".join(f"{value:.{decimals}g}" for value in belief) + ")" for belief in beliefs)
+    graph = mixed_state_graph(process, max_states=max_states, max_depth=max_depth)
+    labels = tuple("(" + ", ".join(f"{value:.{decimals}g}" for value in belief) + ")" for belief in graph.beliefs)
     return Machine(
         name=f"{process.name} mixed-state presentation" + ("" if max_depth is None else f" to depth {max_depth}"),
-        matrices=transition_tensor(token_probabilities, successors),
+        matrices=transition_tensor(graph.token_probabilities, graph.successors),
         labels=labels,
     )
-
-
-def _mixed_states_to_depth(
-    process: GenerativeProcess, max_depth: int, max_states: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Beliefs reached within `max_depth` tokens (equal ones merged), `P(x | belief)` and successors (-1: none)."""
-    presentation = process.presentation
-    index_of: dict[bytes, int] = {}
-    beliefs: list[np.ndarray] = []
-
-    def index(belief: np.ndarray) -> int:
-        key = (np.round(belief, 10) + 0.0).tobytes()
-        if key not in index_of:
-            if len(beliefs) >= max_states:
-                raise UnboundedMixedStatesError(f"{process.name}: more than max_states={max_states} mixed states")
-            index_of[key] = len(beliefs)
-            beliefs.append(belief)
-        return index_of[key]
-
-    frontier = [index(presentation.initial_state)]
-    rows: dict[int, tuple[np.ndarray, list[int]]] = {}
-    for _ in range(max_depth):
-        reached = []
-        for state in frontier:
-            if state in rows:
-                continue
-            probabilities, successors = presentation.successors(beliefs[state][None, :])
-            targets = [index(s) if p > 0 else -1 for p, s in zip(probabilities[0], successors[0], strict=True)]
-            rows[state] = (probabilities[0], targets)
-            reached += [target for target in targets if target >= 0]
-        frontier = reached
-    vocab = presentation.vocab_size
-    token_probabilities = np.zeros((len(beliefs), vocab))
-    successor_table = np.full((len(beliefs), vocab), -1, dtype=np.int64)
-    for state, (probabilities, targets) in rows.items():
-        token_probabilities[state] = probabilities
-        successor_table[state] = targets
-    return np.array(beliefs), token_probabilities, successor_table
 
 
 def to_json(machine: Machine) -> str:

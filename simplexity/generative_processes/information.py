@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simplexity.generative_processes.bidirectional import stored_information
+from simplexity.generative_processes.bidirectional import reverse_mixed_states
 from simplexity.generative_processes.causal_states import causal_states
 from simplexity.generative_processes.compositions import SpecialTokenProcess, content_process
 from simplexity.generative_processes.factored import FactoredProcess
@@ -490,7 +490,7 @@ EXACT_MAX_STATES = 2_000
 def _bidirectional_excess_entropy(process: GenerativeProcess) -> float | None:
     """`E = I[S+; S-]` where both epsilon-machines are finite and the process starts stationary; None otherwise."""
     try:
-        return stored_information(process, max_states=EXACT_MAX_STATES).excess_entropy
+        return reverse_mixed_states(process, max_states=EXACT_MAX_STATES).excess_entropy
     except (UnboundedMixedStatesError, ValueError):
         return None
 

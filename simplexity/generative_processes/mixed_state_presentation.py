@@ -156,8 +156,13 @@ class UnboundedMixedStatesError(ValueError):
     """The mixed-state presentation did not close within the allowed number of states."""
 
 
-def mixed_state_graph(process: GenerativeProcess, max_states: int = 10_000, decimals: int = 10) -> MixedStateGraph:
-    """Returns the complete mixed-state presentation reachable from the process's initial state.
+def mixed_state_graph(
+    process: GenerativeProcess, max_states: int = 10_000, decimals: int = 10, max_depth: int | None = None
+) -> MixedStateGraph:
+    """Returns the mixed-state presentation reachable from the process's initial state: complete, or to a depth.
+
+    With `max_depth`, only beliefs reached within that many tokens are kept; those first reached at `max_depth`
+    are not explored (their token probabilities are 0 and their successors -1).
 
     Raises:
         UnboundedMixedStatesError: when more than `max_states` distinct beliefs are reached (the presentation
@@ -180,12 +185,19 @@ def mixed_state_graph(process: GenerativeProcess, max_states: int = 10_000, deci
         return index_of[key]
 
     index(presentation.initial_state)
+    depths = [0]
     token_rows: list[np.ndarray] = []
     successor_rows: list[list[int]] = []
     explored = 0
     while explored < len(beliefs):
+        if max_depth is not None and depths[explored] >= max_depth:
+            token_rows.append(np.zeros(presentation.vocab_size))
+            successor_rows.append([-1] * presentation.vocab_size)
+            explored += 1
+            continue
         probabilities, successors = presentation.successors(beliefs[explored][None, :])
         token_rows.append(probabilities[0])
         successor_rows.append([index(s) if p > 0 else -1 for p, s in zip(probabilities[0], successors[0], strict=True)])
+        depths += [depths[explored] + 1] * (len(beliefs) - len(depths))
         explored += 1
     return MixedStateGraph(np.array(beliefs), np.array(token_rows), np.array(successor_rows, dtype=np.int64))
